@@ -1,0 +1,111 @@
+"""Model versions on disk: immutable folders and one atomically replaced pointer to the active one.
+
+    ARTIFACTS_DIR/
+      active.json                  {"version": "<id>"}, replaced with os.replace (atomic)
+      staging/<random>/            a run writes here; never read by web processes
+      versions/<id>/               renamed from staging when complete, then never written again
+        book_vectors.npy           float32 (n_books, dim), L2-normalised rows
+        link_vectors.npy           float32 (n_links, dim), L2-normalised rows
+        book_ids.npy, link_ids.npy int64 catalogue ids (Book.id, Link.id) of each row
+        params.json                hyperparameters and catalogue counts
+        history.json               training curve (per epoch)
+        metrics.json               evaluation (embedding and baselines), index recall and timing
+        books.ann, links.ann       Annoy indexes (angular) over the vector rows
+        index.json                 n_trees, search_k and measured recall of each index
+
+This module uses only the standard library and numpy, so web processes may import it.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ACTIVE_FILE = "active.json"
+REQUIRED_FILES = ("book_vectors.npy", "link_vectors.npy", "book_ids.npy", "link_ids.npy", "metrics.json")
+
+
+class VersionError(RuntimeError):
+    pass
+
+
+def new_version_id() -> str:
+    """Sortable and unique: UTC time plus a random suffix."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def version_path(root: Path, version_id: str) -> Path:
+    if not version_id or "/" in version_id or version_id.startswith("."):
+        raise VersionError(f"bad version id {version_id!r}")
+    return Path(root) / "versions" / version_id
+
+
+def make_staging_dir(root: Path) -> Path:
+    staging = Path(root) / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=staging))
+
+
+def publish(root: Path, staging_dir: Path, version_id: str) -> Path:
+    """Move a complete staging folder to versions/<id> (one rename on the same file system)."""
+    missing = [name for name in REQUIRED_FILES if not (staging_dir / name).is_file()]
+    if missing:
+        raise VersionError(f"cannot publish {version_id}: missing {', '.join(missing)}")
+    target = version_path(root, version_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staging_dir, target)
+    return target
+
+
+def discard(staging_dir: Path) -> None:
+    shutil.rmtree(staging_dir, ignore_errors=True)
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float))
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def activate(root: Path, version_id: str) -> None:
+    """Point active.json at a published version; readers see the old or the new pointer, never half."""
+    folder = version_path(root, version_id)
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise VersionError(f"version {version_id} is incomplete: missing {', '.join(missing)}")
+    root = Path(root)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".active-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"version": version_id, "activated_at": datetime.now(UTC).isoformat()}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, root / ACTIVE_FILE)
+
+
+def active_version_id(root: Path) -> str | None:
+    try:
+        return read_json(Path(root) / ACTIVE_FILE)["version"]
+    except (FileNotFoundError, KeyError, json.JSONDecodeError):
+        return None
+
+
+def list_versions(root: Path) -> list[str]:
+    folder = Path(root) / "versions"
+    return sorted((p.name for p in folder.iterdir() if p.is_dir()), reverse=True) if folder.is_dir() else []
+
+
+def load_vectors(folder: Path, kind: str, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of 'book' or 'link'; memory-mapped so processes share the pages."""
+    mode = "r" if mmap else None
+    vectors = np.load(folder / f"{kind}_vectors.npy", mmap_mode=mode)
+    ids = np.load(folder / f"{kind}_ids.npy")
+    if len(ids) != len(vectors):
+        raise VersionError(f"{folder.name}: {kind} ids and vectors differ in length")
+    return ids, vectors

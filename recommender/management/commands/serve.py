@@ -1,0 +1,112 @@
+"""python manage.py serve: what `make run` runs.
+
+Migrates, imports the book data when the catalogue is empty, then runs a Celery worker and gunicorn
+together until Ctrl-C, which stops both.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from recommender.catalogue.importer import catalogue_is_empty
+from recommender.data import FULL_DATA_NAME, FULL_DATA_URL, DataUnavailable, data_paths, download, is_goodbooks_dir
+
+SHARED_SAMPLE = settings.BASE_DIR.parent / "shared" / "data" / "wikipedia"
+
+
+class Command(BaseCommand):
+    help = "Migrate, import data if the catalogue is empty, and run a Celery worker with the web server."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument("--no-worker", action="store_true", help="run the web server only")
+
+    def handle(self, *args, **options) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        if catalogue_is_empty():
+            self.import_data()
+        processes = self.start(options)
+        self.stdout.write(
+            self.style.SUCCESS(f"\nServing on http://{options['host']}:{options['port']}/  (Ctrl-C stops)")
+        )
+        self.wait(processes)
+
+    def import_data(self) -> None:
+        data_dir = settings.BASE_DIR / "data"
+        paths = data_paths(settings.BOOKS_DATA, data_dir)
+        if not paths:
+            self.stdout.write(f"No BOOKS_DATA and nothing in {data_dir}/: downloading {FULL_DATA_URL}")
+            try:
+                paths = [str(download(FULL_DATA_URL, data_dir / FULL_DATA_NAME))]
+            except DataUnavailable as exc:
+                if not SHARED_SAMPLE.is_dir():
+                    raise CommandError(str(exc)) from None
+                self.stderr.write(f"{exc}\nUsing the sample found at {SHARED_SAMPLE} instead.")
+                paths = [str(SHARED_SAMPLE)]
+        for path in paths:
+            if is_goodbooks_dir(Path(path)):
+                call_command("import_goodbooks", path)
+            else:
+                call_command("import_books", path)
+
+    def start(self, options: dict) -> list[subprocess.Popen]:
+        processes = []
+        if not options["no_worker"]:
+            worker = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "recommender",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+            ]
+            processes.append(subprocess.Popen(worker))
+        web = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "recommender.wsgi",
+            "--bind",
+            f"{options['host']}:{options['port']}",
+            "--workers",
+            str(options["web_workers"]),
+            "--access-logfile",
+            "-",
+        ]
+        processes.append(subprocess.Popen(web))
+        return processes
+
+    def wait(self, processes: list[subprocess.Popen]) -> None:
+        stopping = False
+
+        def stop(*_args) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        failed = [p.args[3] if len(p.args) > 3 else p.args[0] for p in processes if p.returncode not in (0, -15)]
+        if not stopping and failed:
+            raise CommandError(f"stopped because a process exited: {', '.join(map(str, failed))}")
+        self.stdout.write("Stopped.")

@@ -1,0 +1,101 @@
+"""Shared fixtures: the real data under ../shared/data, imports into the test database, a real Celery worker."""
+
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
+WIKIPEDIA = SHARED_DATA / "wikipedia"
+GOODBOOKS = SHARED_DATA / "goodbooks"
+
+# Counts of the shared Wikipedia sample after cleaning (both partitions).
+SAMPLE_BOOKS = 1780
+SAMPLE_LINKS = 38936
+SAMPLE_PAIRS = 63773
+
+
+@pytest.fixture
+def wikipedia_dir() -> Path:
+    if not WIKIPEDIA.is_dir():
+        pytest.fail(f"shared data missing: {WIKIPEDIA}")
+    return WIKIPEDIA
+
+
+@pytest.fixture
+def sample_catalogue(db, wikipedia_dir):
+    """The Wikipedia sample imported (both partitions, with book_info.tsv merged)."""
+    call_command("import_books", str(wikipedia_dir), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_database_url() -> str:
+    """A URL for the test database, for processes the test starts (workers, servers)."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+test_database_url.__test__ = False  # not a test, despite the name
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` process on the configured broker, reading the test database."""
+    from recommender.celery import app
+
+    app.control.purge()  # messages left by an earlier run must not reach this worker
+    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "DATABASE_URL": test_database_url()}
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "recommender",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "-n",
+        name,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(
+            lambda: process.poll() is not None or app.control.ping(destination=[name], timeout=0.5),
+            60,
+            "the worker to answer",
+        )
+        if process.poll() is not None:
+            raise AssertionError(f"worker exited:\n{log.read_text()}")
+        process.log_path = log
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,83 @@
+"""Settings come from the environment with safe defaults; checked in fresh interpreters."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+PROBE = """
+import json
+from django.conf import settings
+print(json.dumps({
+    "engine": settings.DATABASES["default"]["ENGINE"],
+    "db_name": str(settings.DATABASES["default"]["NAME"]),
+    "broker": settings.CELERY_BROKER_URL,
+    "results": settings.CELERY_RESULT_BACKEND,
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "debug": settings.DEBUG,
+    "hosts": settings.ALLOWED_HOSTS,
+    "artifacts": str(settings.ARTIFACTS_DIR),
+    "books_data": settings.BOOKS_DATA,
+}))
+"""
+CLEARED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "BOOKS_DATA",
+    "ARTIFACTS_DIR",
+    "VAR_DIR",
+)
+
+
+def settings_with(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    base.update({"DJANGO_SETTINGS_MODULE": "recommender.settings", "VAR_DIR": str(tmp_path / "var")}, **env)
+    code = "import django; django.setup()\n" + PROBE
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True)
+
+
+def test_defaults_need_no_services(tmp_path):
+    result = settings_with({"SECRET_KEY": "k"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["db_name"] == str(tmp_path / "var" / "db.sqlite3")
+    assert values["broker"] == "filesystem://"
+    assert values["results"].startswith("file://")
+    assert values["cache"].endswith("LocMemCache")
+    assert values["debug"] is False
+    assert "localhost" in values["hosts"]
+    assert values["artifacts"] == str(tmp_path / "var" / "artifacts")
+
+
+def test_services_from_environment(tmp_path):
+    env = {
+        "SECRET_KEY": "k",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/books",
+        "REDIS_URL": "redis://127.0.0.1:6379/3",
+        "ALLOWED_HOSTS": "books.example.org, www.example.org",
+        "BOOKS_DATA": "/data/books",
+        "ARTIFACTS_DIR": str(tmp_path / "models"),
+        "DEBUG": "true",
+    }
+    values = json.loads(settings_with(env, tmp_path).stdout)
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["db_name"] == "books"
+    assert values["broker"] == values["results"] == "redis://127.0.0.1:6379/3"
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["hosts"] == ["books.example.org", "www.example.org"]
+    assert values["books_data"] == "/data/books"
+    assert values["artifacts"] == str(tmp_path / "models")
+    assert values["debug"] is True
+
+
+def test_secret_key_required_without_debug(tmp_path):
+    result = settings_with({}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+    assert settings_with({"DEBUG": "1"}, tmp_path).returncode == 0
