@@ -33,7 +33,7 @@ def write_full_scale_ndjson(path: Path, seed: int = 0) -> int:
     book_of_pair = np.repeat(np.arange(FULL_BOOKS), sizes)
     link_of_pair = rng.choice(FULL_LINKS, size=len(book_of_pair), p=popularity)
     # one pair per link guarantees the vocabulary, then duplicates are topped up until the count is exact
-    pairs = {(int(b), int(l)) for b, l in zip(book_of_pair, link_of_pair, strict=True)}
+    pairs = {(int(book), int(link)) for book, link in zip(book_of_pair, link_of_pair, strict=True)}
     pairs.update((int(rng.integers(FULL_BOOKS)), link) for link in range(FULL_LINKS))
     while len(pairs) < FULL_PAIRS:
         pairs.add((int(rng.integers(FULL_BOOKS)), int(rng.choice(FULL_LINKS, p=popularity))))

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
@@ -21,6 +22,23 @@ GOODBOOKS = SHARED_DATA / "goodbooks"
 SAMPLE_BOOKS = 1780
 SAMPLE_LINKS = 38936
 SAMPLE_PAIRS = 63773
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_artifacts(tmp_path_factory):
+    """Model versions written by tests go to a temporary ARTIFACTS_DIR, never the checkout's var/."""
+    from django.test import override_settings
+
+    with override_settings(ARTIFACTS_DIR=tmp_path_factory.mktemp("artifacts")):
+        yield
+
+
+@pytest.fixture
+def artifacts_dir(settings, tmp_path) -> Path:
+    """A fresh, empty ARTIFACTS_DIR for one test."""
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    settings.ARTIFACTS_DIR.mkdir()
+    return settings.ARTIFACTS_DIR
 
 
 @pytest.fixture
@@ -59,14 +77,14 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
+def celery_worker_process(transactional_db, artifacts_dir, tmp_path):
     """A real `celery worker` process on the configured broker, reading the test database."""
     from recommender.celery import app
 
     app.control.purge()  # messages left by an earlier run must not reach this worker
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": test_database_url()}
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR)}
     command = [
         sys.executable,
         "-m",

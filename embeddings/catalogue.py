@@ -1,0 +1,18 @@
+"""The catalogue as the data frames training starts from (one query each, no per-row Python objects)."""
+
+import pandas as pd
+
+from recommender.catalogue.models import Book, BookLink
+
+
+def load_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(books: id, title, author, genre; pairs: book_id, link_id) of the books that have links."""
+    books = pd.DataFrame.from_records(
+        Book.objects.linked().values_list("id", "title", "author", "genre"),
+        columns=["id", "title", "author", "genre"],
+    )
+    pairs = pd.DataFrame.from_records(
+        BookLink.objects.filter(book__has_links=True).values_list("book_id", "link_id"),
+        columns=["book_id", "link_id"],
+    )
+    return books, pairs

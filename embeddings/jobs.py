@@ -1,0 +1,171 @@
+"""Starting, running, following and cancelling training runs; the Celery task in tasks.py only calls `execute`.
+
+Nothing here imports TensorFlow at module level: `execute` reaches it through embeddings.pipeline when it runs.
+"""
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from embeddings import versions
+from embeddings.models import ModelVersion, RunStatus, TrainingRun
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.5  # seconds between progress writes: at least one a second reaches the database
+HEARTBEAT_EVERY = 5.0  # seconds; STALE_AFTER in models.py is well above it
+CANCEL_CHECK_EVERY = 0.5
+
+
+class RunRefused(Exception):
+    """A run was asked for while another is queued or running."""
+
+
+def start_training(params: dict, *, enqueue: bool = True) -> TrainingRun:
+    """Create a queued run (refused while another is in progress) and hand it to a worker."""
+    TrainingRun.objects.fail_stale()
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(params=params)
+    except IntegrityError:
+        current = TrainingRun.objects.in_progress().first()
+        raise RunRefused(
+            f"training run {current.pk if current else '?'} is already {current.status if current else 'in progress'};"
+            " wait for it to finish or cancel it first"
+        ) from None
+    if enqueue:
+        from embeddings.tasks import train_model
+
+        try:
+            result = train_model.delay(run.pk)
+        except Exception as exc:  # broker down: the run must not hold the slot forever
+            run.finish(RunStatus.FAILED, error=f"could not queue the run: {exc}")
+            raise
+        TrainingRun.objects.filter(pk=run.pk).update(task_id=result.id)
+    return run
+
+
+class _RunReporter:
+    """Progress, heartbeat and cancel checks of one run, rate-limited so the database sees a few writes a second."""
+
+    def __init__(self, run: TrainingRun, listener: Callable[[dict], None] | None = None) -> None:
+        self.run = run
+        self.listener = listener
+        self._last_write = 0.0
+        self._last_cancel_check = 0.0
+        self._cancelled = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run.pk}", daemon=True)
+
+    def __enter__(self) -> "_RunReporter":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)  # a daemon thread: never hold up the end of a run
+
+    def _beat(self) -> None:
+        # its own thread, so heartbeats continue while a long step (metrics, indexing) runs
+        try:
+            while not self._stop.wait(HEARTBEAT_EVERY):
+                try:
+                    TrainingRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
+                except DatabaseError:  # a locked or lost database: try again at the next beat
+                    logger.warning("heartbeat of run %s not written", self.run.pk, exc_info=True)
+        finally:
+            connection.close()
+
+    def progress(self, info: dict) -> None:
+        now = time.monotonic()
+        phase_changed = info.get("phase") != self.run.phase
+        if not phase_changed and now - self._last_write < PROGRESS_EVERY and not info.get("epoch_end"):
+            return
+        self._last_write = now
+        fields = {"heartbeat_at": timezone.now(), "phase": info.get("phase", self.run.phase) or ""}
+        for key in ("epoch", "epochs", "step", "total_steps"):
+            if info.get(key) is not None:
+                fields[key] = int(info[key])
+        for key in ("loss", "accuracy", "examples_per_second", "eta_seconds"):
+            if key in info:
+                fields[key] = None if info[key] is None else float(info[key])
+        TrainingRun.objects.filter(pk=self.run.pk).update(**fields)
+        self.run.phase = fields["phase"]
+        if self.listener is not None:
+            self.listener(fields)
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_cancel_check >= CANCEL_CHECK_EVERY:
+            self._last_cancel_check = now
+            self._cancelled = TrainingRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        return self._cancelled
+
+
+def execute(run_id: int, listener: Callable[[dict], None] | None = None) -> TrainingRun:
+    """Train, evaluate, index and publish a version for a queued run; activate it only when all is written.
+
+    `listener` gets every progress update written to the run (the in-process progress bar of `train --inline`).
+    A failure or a cancel discards the staging folder: the active version is never touched.
+    """
+    from embeddings.catalogue import load_frames
+    from embeddings.dataset import build_training_data
+    from embeddings.index import build_indexes
+    from embeddings.pipeline import run as run_pipeline
+    from embeddings.training import TrainingCancelled, TrainParams
+
+    run = TrainingRun.objects.get(pk=run_id)
+    if not run.claim():
+        logger.info("run %s is %s: nothing to do", run_id, run.status)
+        return run
+    root = settings.ARTIFACTS_DIR
+    staging = versions.make_staging_dir(root)
+    try:
+        with _RunReporter(run, listener) as reporter:
+            params = TrainParams.from_dict(run.params)
+            books, pairs = load_frames()
+            data = build_training_data(books, pairs, params.min_link_count)
+            if data.n_books == 0 or data.n_links == 0:
+                raise ValueError(
+                    f"nothing to train on: {len(books)} books with links, none with a link used by at least "
+                    f"{data.min_link_count} books; import books first (python manage.py import_books ...)"
+                )
+            TrainingRun.objects.filter(pk=run.pk).update(
+                n_books=data.n_books,
+                n_links=data.n_links,
+                n_pairs=data.n_pairs,
+                params={**params.to_dict(), "min_link_count": data.min_link_count},
+            )
+            metrics = run_pipeline(data, params, staging, reporter.progress, reporter.should_cancel)
+            reporter.progress({"phase": "indexing"})
+            metrics["index"] = build_indexes(staging, seed=params.seed)
+            versions.write_json(staging / "metrics.json", metrics)
+            if reporter.should_cancel():
+                raise TrainingCancelled("cancelled before publishing")
+            version_id = versions.new_version_id()
+            versions.publish(root, staging, version_id)
+            version = ModelVersion.objects.create(
+                version_id=version_id,
+                run=run,
+                params={**params.to_dict(), "min_link_count": data.min_link_count},
+                metrics=metrics,
+                n_books=data.n_books,
+                n_links=data.n_links,
+            )
+            version.activate()
+        run.finish(RunStatus.SUCCEEDED)
+        logger.info("run %s produced version %s", run.pk, version_id)
+    except TrainingCancelled:
+        versions.discard(staging)
+        run.finish(RunStatus.CANCELLED)
+    except Exception as exc:
+        versions.discard(staging)
+        logger.exception("run %s failed", run.pk)
+        run.finish(RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}")
+    return run

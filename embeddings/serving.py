@@ -1,0 +1,225 @@
+"""The active model version as web processes see it: loaded once, swapped when active.json changes, no restart.
+
+    version = get_active(settings.ARTIFACTS_DIR)      # LoadedVersion, or None when nothing is active
+    version = require_active(settings.ARTIFACTS_DIR)  # same, but raises NoActiveVersion
+    version.similar_books(book_id, k)                 # [(book_id, cosine similarity), ...] best first
+
+Each call costs at most one os.stat of active.json per CHECK_INTERVAL seconds; when its (mtime, inode, size)
+changed, the pointed-to version is opened (memory maps only, so it is quick) and replaces the old one. Requests
+already holding the old LoadedVersion finish on it: version folders are immutable, so nothing changes under them.
+
+Only the standard library, numpy and annoy are imported here (never TensorFlow, Keras or UMAP).
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import versions
+from embeddings.index import VectorIndex, normalise
+
+logger = logging.getLogger(__name__)
+
+CHECK_INTERVAL = 0.5  # seconds between stats of active.json
+DISLIKE_WEIGHT = 0.5
+
+
+class NoActiveVersion(RuntimeError):
+    """No model version is active (none trained yet, or active.json unreadable)."""
+
+
+class UnknownId(KeyError):
+    """Catalogue ids that the active version has no vector for (not in the catalogue, or filtered out in training)."""
+
+    def __init__(self, kind: str, ids: Sequence[int]) -> None:
+        self.kind = kind
+        self.ids = list(ids)
+        super().__init__(f"unknown {kind} ids: {', '.join(map(str, self.ids))}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+@dataclass
+class LoadedVersion:
+    """One published version, opened for searching. Every operation excludes its inputs from the results."""
+
+    version_id: str
+    folder: Path
+    books: VectorIndex
+    links: VectorIndex
+    metrics: dict = field(default_factory=dict)
+    index_info: dict = field(default_factory=dict)
+    loaded_at: float = 0.0
+
+    @classmethod
+    def open(cls, folder: Path) -> "LoadedVersion":
+        folder = Path(folder)
+        index_path = folder / "index.json"
+        return cls(
+            version_id=folder.name,
+            folder=folder,
+            books=VectorIndex(folder, "book"),
+            links=VectorIndex(folder, "link"),
+            metrics=versions.read_json(folder / "metrics.json"),
+            index_info=versions.read_json(index_path) if index_path.is_file() else {},
+            loaded_at=time.time(),
+        )
+
+    def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
+        row = _rows(self.books, "book", [book_id])[0]
+        return _to_ids(self.books, self.books.nearest_to_row(row, k))
+
+    def similar_links(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
+        row = _rows(self.links, "link", [link_id])[0]
+        return _to_ids(self.links, self.links.nearest_to_row(row, k))
+
+    def books_for_link(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
+        """Books whose vectors are nearest to the link's vector (both live in one space after training)."""
+        row = _rows(self.links, "link", [link_id])[0]
+        return _to_ids(self.books, self.books.nearest_to_vector(self.links.vector(row), k))
+
+    def recommend(
+        self, liked_ids: Iterable[int], disliked_ids: Iterable[int] = (), k: int = 10
+    ) -> list[tuple[int, float]]:
+        """Books for a reader who liked and disliked some books (catalogue book ids).
+
+        Rule: L = normalise(mean of liked vectors), D = normalise(mean of disliked vectors), each 0 when its list
+        is empty; query q = normalise(L - DISLIKE_WEIGHT * D) and the k books nearest to q are returned.
+        - Normalising the two means first keeps the push at a fixed fraction of the pull however spread the liked
+          books are; because |L| = 1 > DISLIKE_WEIGHT, q never vanishes when anything is liked.
+        - Only dislikes: q = -D, the books least like the disliked ones. It is a weak signal, but it honours the
+          request and follows from the same formula; views that prefer popular books can check for likes first.
+        - Nothing at all: ValueError. An id both liked and disliked: ValueError. Duplicates count once.
+        Liked and disliked books never appear in the results. Unknown ids raise UnknownId listing all of them.
+        """
+        liked = list(dict.fromkeys(liked_ids))
+        disliked = list(dict.fromkeys(disliked_ids))
+        if not liked and not disliked:
+            raise ValueError("recommend needs at least one liked or disliked book")
+        both = set(liked) & set(disliked)
+        if both:
+            raise ValueError(f"books both liked and disliked: {sorted(both)}")
+        rows = _rows(self.books, "book", liked + disliked)
+        liked_rows, disliked_rows = rows[: len(liked)], rows[len(liked) :]
+        query = np.zeros(self.books.dim, dtype=np.float32)
+        if liked_rows:
+            query += normalise(np.mean(self.books.vectors[sorted(liked_rows)], axis=0))
+        if disliked_rows:
+            query -= DISLIKE_WEIGHT * normalise(np.mean(self.books.vectors[sorted(disliked_rows)], axis=0))
+        return _to_ids(self.books, self.books.nearest_to_vector(query, k, exclude_rows=rows))
+
+
+def _rows(index: VectorIndex, kind: str, catalogue_ids: Sequence[int]) -> list[int]:
+    rows, unknown = [], []
+    for catalogue_id in catalogue_ids:
+        try:
+            rows.append(index.row_of_id(catalogue_id))
+        except KeyError:
+            unknown.append(catalogue_id)
+    if unknown:
+        raise UnknownId(kind, unknown)
+    return rows
+
+
+def _to_ids(index: VectorIndex, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    return [(index.id_of_row(row), similarity) for row, similarity in found]
+
+
+class ActiveModel:
+    """Keeps the active version of one ARTIFACTS_DIR loaded; thread-safe, reloads when active.json changes."""
+
+    def __init__(self, artifacts_dir: Path, check_interval: float = CHECK_INTERVAL) -> None:
+        self.root = Path(artifacts_dir)
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._loaded: LoadedVersion | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked_at = float("-inf")
+
+    def get(self) -> LoadedVersion | None:
+        now = time.monotonic()
+        if now - self._checked_at < self.check_interval:
+            return self._loaded  # the common case: no lock, no system call
+        with self._lock:
+            if time.monotonic() - self._checked_at >= self.check_interval:
+                self._refresh()
+                self._checked_at = time.monotonic()
+            return self._loaded
+
+    def require(self) -> LoadedVersion:
+        loaded = self.get()
+        if loaded is None:
+            raise NoActiveVersion(f"no active model version in {self.root}")
+        return loaded
+
+    def _refresh(self) -> None:
+        try:
+            st = os.stat(self.root / versions.ACTIVE_FILE)
+        except FileNotFoundError:
+            self._loaded, self._stamp = None, None
+            return
+        stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp  # also on failure below: retry only when active.json changes again
+        try:
+            version_id = versions.read_json(self.root / versions.ACTIVE_FILE)["version"]
+        except (OSError, KeyError, TypeError, json.JSONDecodeError):
+            logger.exception("unreadable %s; keeping version %s", versions.ACTIVE_FILE, self._version_id())
+            return
+        if self._loaded is not None and self._loaded.version_id == version_id:
+            return
+        try:
+            self._loaded = LoadedVersion.open(versions.version_path(self.root, version_id))
+        except Exception:  # a broken version must not take the site down while an older one still works
+            logger.exception("cannot load version %s; keeping %s", version_id, self._version_id())
+            return
+        logger.info("serving model version %s", version_id)
+
+    def _version_id(self) -> str | None:
+        return self._loaded.version_id if self._loaded else None
+
+    # Shortcuts for callers that do not need to hold one version across several calls.
+    def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
+        return self.require().similar_books(book_id, k)
+
+    def similar_links(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
+        return self.require().similar_links(link_id, k)
+
+    def books_for_link(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
+        return self.require().books_for_link(link_id, k)
+
+    def recommend(
+        self, liked_ids: Iterable[int], disliked_ids: Iterable[int] = (), k: int = 10
+    ) -> list[tuple[int, float]]:
+        return self.require().recommend(liked_ids, disliked_ids, k)
+
+
+_models: dict[Path, ActiveModel] = {}
+_models_lock = threading.Lock()
+
+
+def active_model(artifacts_dir: Path) -> ActiveModel:
+    """The process-wide ActiveModel of a directory (one per resolved path)."""
+    key = Path(artifacts_dir).resolve()
+    model = _models.get(key)
+    if model is None:
+        with _models_lock:
+            model = _models.setdefault(key, ActiveModel(key))
+    return model
+
+
+def get_active(artifacts_dir: Path) -> LoadedVersion | None:
+    return active_model(artifacts_dir).get()
+
+
+def require_active(artifacts_dir: Path) -> LoadedVersion:
+    return active_model(artifacts_dir).require()

@@ -1,0 +1,161 @@
+"""Annoy indexes: tuned recall against exact search, index.json, exclusions, cosine values, id mapping."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from annoy import AnnoyIndex
+
+from embeddings.index import VectorIndex, angular_to_cosine, build_indexes, exact_top_k, scans_everything
+
+
+def random_unit(n: int, dim: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def write_kind(folder: Path, kind: str, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
+    np.save(folder / f"{kind}_vectors.npy", vectors)
+    np.save(folder / f"{kind}_ids.npy", np.arange(len(vectors), dtype=np.int64) if ids is None else ids)
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """20,000 random 50-d books (the hard case for Annoy) and 1,000 links; at most 40 trees keeps it quick."""
+    folder = tmp_path_factory.mktemp("large")
+    write_kind(folder, "book", random_unit(20_000, 50, seed=1), np.arange(20_000, dtype=np.int64) * 7 + 3)
+    write_kind(folder, "link", random_unit(1_000, 50, seed=2))
+    result = build_indexes(folder, target_recall=0.99, k=10, seed=0, max_trees=40, sample_queries=300)
+    return folder, result
+
+
+def recall_at_10(index: VectorIndex, vectors: np.ndarray, rows: np.ndarray) -> float:
+    truth = exact_top_k(vectors, vectors[rows], 10, rows)
+    hits = sum(len({r for r, _ in index.nearest_to_row(int(row), 10)} & set(truth[i].tolist())) for i, row in
+               enumerate(rows))
+    return hits / truth.size
+
+
+def test_recall_at_10_reaches_target_on_held_out_queries(large: tuple[Path, dict]) -> None:
+    folder, result = large
+    vectors = np.load(folder / "book_vectors.npy")
+    index = VectorIndex(folder, "book", mode="annoy")
+    assert index.annoy is not None and index.search_k == result["book"]["search_k"]
+    assert not scans_everything(index.search_k, 11, 10, len(vectors))  # the trees are really searched
+    # Rows not used for tuning; the stored search_k must carry over to them.
+    rows = np.random.default_rng(123).choice(len(vectors), 300, replace=False)
+    assert recall_at_10(index, vectors, rows) >= 0.99
+    # Annoy's default search_k (n * n_trees) is nowhere near: that is why the search is tuned.
+    plain = AnnoyIndex(50, "angular")
+    plain.load(str(folder / "books.ann"))
+    truth = exact_top_k(vectors, vectors[rows], 10, rows)
+    hits = sum(len(set(plain.get_nns_by_item(int(r), 11)[1:]) & set(truth[i].tolist())) for i, r in enumerate(rows))
+    assert hits / truth.size < 0.8
+
+
+def test_index_json_records_the_tuned_configuration(large: tuple[Path, dict]) -> None:
+    folder, result = large
+    stored = json.loads((folder / "index.json").read_text())
+    assert stored == json.loads(json.dumps(result))
+    assert stored["target_recall"] == 0.99 and stored["k"] == 10
+    for kind, rows in (("book", 20_000), ("link", 1_000)):
+        info = stored[kind]
+        assert info["rows"] == rows and info["dim"] == 50
+        assert info["recall"] >= 0.99
+        assert info["n_trees"] in (10, 20, 40) and info["search_k"] > 0 and info["candidates"] >= 1
+        assert info["file_bytes"] == (folder / info["file"]).stat().st_size > 0
+        assert info["build_seconds"] > 0 and info["query_ms_mean"] > 0 and info["query_ms_p99"] >= 0
+        assert info["mode"] in ("annoy", "exact")
+        # The stored search_k is the smallest tried on the kept forest that passed on every query set.
+        tried = [t for t in info["trials"] if t["n_trees"] == info["n_trees"]]
+        passing = [t["search_k"] for t in tried if min(v for key, v in t.items() if key.startswith("recall")) >= 0.99]
+        assert min(passing) == info["search_k"]
+    assert stored["book"]["cross_recall"] >= 0.99  # link vectors against the book index (books_for_link)
+    assert stored["link"]["mode"] == "exact"  # 1,000 rows: a numpy scan is the faster path
+    assert not list(folder.glob("*.tmp"))
+
+
+def test_annoy_distance_converts_to_cosine(large: tuple[Path, dict]) -> None:
+    folder, _ = large
+    vectors = np.load(folder / "book_vectors.npy")
+    annoy = AnnoyIndex(50, "angular")
+    annoy.load(str(folder / "books.ann"))
+    rows, distances = annoy.get_nns_by_vector(vectors[5], 20, search_k=5_000, include_distances=True)
+    for row, distance in zip(rows, distances, strict=True):
+        assert angular_to_cosine(distance) == pytest.approx(float(vectors[row] @ vectors[5]), abs=1e-5)
+    assert angular_to_cosine(0.0) == 1.0 and angular_to_cosine(2.0) == -1.0
+
+
+@pytest.mark.parametrize("mode", ["annoy", "exact"])
+def test_results_exclude_the_query_and_given_rows(large: tuple[Path, dict], mode: str) -> None:
+    folder, _ = large
+    vectors = np.load(folder / "book_vectors.npy")
+    index = VectorIndex(folder, "book", mode=mode)
+    found = index.nearest_to_row(42, 10)
+    rows = [row for row, _ in found]
+    assert len(found) == 10 and 42 not in rows
+    # Similarities are exact dot products, best first.
+    sims = [sim for _, sim in found]
+    assert sims == sorted(sims, reverse=True)
+    assert sims == pytest.approx([float(vectors[r] @ vectors[42]) for r in rows], abs=1e-6)
+    again = index.nearest_to_row(42, 10, exclude_rows=rows[:3])
+    assert not {42, *rows[:3]} & {row for row, _ in again}
+    assert [row for row, _ in again][:7] == rows[3:10]
+    # A query vector equal to a stored row finds that row unless it is excluded.
+    assert index.nearest_to_vector(vectors[42] * 3.0, 1)[0][0] == 42
+    assert index.nearest_to_vector(vectors[42], 1, exclude_rows=[42])[0][0] == rows[0]
+
+
+def test_annoy_and_exact_agree_and_many_exclusions_fall_back(large: tuple[Path, dict]) -> None:
+    folder, _ = large
+    annoy, exact = VectorIndex(folder, "book", mode="annoy"), VectorIndex(folder, "book", mode="exact")
+    def same(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> bool:
+        return [r for r, _ in a] == [r for r, _ in b] and [s for _, s in a] == pytest.approx([s for _, s in b])
+
+    assert same(annoy.nearest_to_row(7, 5), exact.nearest_to_row(7, 5))
+    excluded = [row for row, _ in exact.nearest_to_row(7, 3000)]  # far deeper than search_k was tuned for
+    assert same(annoy.nearest_to_row(7, 5, excluded), exact.nearest_to_row(7, 5, excluded))
+
+
+def test_id_mapping_and_bad_queries(tmp_path: Path) -> None:
+    ids = np.array([50, 10, 40, 20, 30], dtype=np.int64)  # unsorted catalogue ids
+    write_kind(tmp_path, "book", random_unit(5, 8, seed=3), ids)
+    write_kind(tmp_path, "link", random_unit(3, 8, seed=4))
+    build_indexes(tmp_path)
+    index = VectorIndex(tmp_path, "book")
+    assert index.mode == "exact"  # tiny table
+    assert [index.row_of_id(i) for i in (50, 10, 40, 20, 30)] == [0, 1, 2, 3, 4]
+    assert [index.id_of_row(r) for r in range(5)] == [50, 10, 40, 20, 30]
+    assert 40 in index and 41 not in index and "x" not in index
+    with pytest.raises(KeyError):
+        index.row_of_id(41)
+    assert len(index.nearest_to_row(0, 100)) == 4  # k is capped by what is left
+    assert index.nearest_to_row(0, 0) == []
+    with pytest.raises(ValueError):
+        index.nearest_to_vector(np.zeros(8), 3)
+    with pytest.raises(ValueError):
+        index.nearest_to_vector(np.ones(9), 3)
+    with pytest.raises(IndexError):
+        index.nearest_to_row(5, 3)
+
+
+def test_small_table_is_served_exactly_but_annoy_still_works(tmp_path: Path) -> None:
+    vectors = random_unit(3_000, 16, seed=5)
+    write_kind(tmp_path, "book", vectors)
+    write_kind(tmp_path, "link", random_unit(100, 16, seed=6))
+    info = build_indexes(tmp_path, sample_queries=200)["book"]
+    assert info["mode"] == "exact" and info["recall"] >= 0.99 and (tmp_path / "books.ann").is_file()
+    exact = VectorIndex(tmp_path, "book")
+    assert exact.mode == "exact" and exact.annoy is None
+    expected = exact_top_k(vectors, vectors[[9]], 10, np.array([9]))[0].tolist()
+    assert [row for row, _ in exact.nearest_to_row(9, 10)] == expected
+    assert recall_at_10(VectorIndex(tmp_path, "book", mode="annoy"), vectors, np.arange(0, 3_000, 15)) >= 0.99
+
+
+def test_forced_annoy_mode_is_recorded(tmp_path: Path) -> None:
+    write_kind(tmp_path, "book", random_unit(500, 8, seed=7))
+    write_kind(tmp_path, "link", random_unit(50, 8, seed=8))
+    result = build_indexes(tmp_path, mode="annoy", sample_queries=100)
+    assert result["book"]["mode"] == result["link"]["mode"] == "annoy"
+    assert VectorIndex(tmp_path, "link").mode == "annoy"
