@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "recommender",
     "recommender.catalogue",
+    "recommender.api",
     "embeddings",
 ]
 

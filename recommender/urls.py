@@ -8,5 +8,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="catalogue:list"), name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("recommender.api.urls")),
     path("", include("recommender.catalogue.urls")),
 ]

@@ -117,3 +117,34 @@ def celery_worker_process(transactional_db, artifacts_dir, tmp_path):
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# Small and quick: tests of serving need a real trained version, not a good one.
+FAST_PARAMS = {"epochs": 6, "dim": 16, "batch_positives": 1024, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def trained_catalogue(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The sample imported and a model trained on it, shared by a module's tests (each still rolls back).
+
+    Committed outside the tests' transactions, and deleted at the end of the module: modules using it must
+    not also hold transactional tests, which would flush it.
+    """
+    from django.test import override_settings
+
+    from embeddings import jobs
+    from embeddings.models import ModelVersion, RunStatus, TrainingRun
+    from recommender.catalogue.models import Book, Link
+
+    artifacts = tmp_path_factory.mktemp("trained")
+    with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=artifacts):
+        call_command("import_books", str(WIKIPEDIA), stdout=io.StringIO(), stderr=io.StringIO())
+        run = jobs.execute(jobs.start_training(FAST_PARAMS, enqueue=False).pk)
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        try:
+            yield run.version
+        finally:
+            ModelVersion.objects.all().delete()
+            TrainingRun.objects.all().delete()
+            Book.objects.all().delete()
+            Link.objects.all().delete()

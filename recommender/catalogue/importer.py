@@ -28,7 +28,7 @@ BOOK_COLUMNS = (
     "average_rating",
     "external_id",
 )
-UPDATE_FIELDS = [*BOOK_COLUMNS, "infobox", "source", "imported_from", "has_links", "search_text"]
+UPDATE_FIELDS = [*BOOK_COLUMNS, "infobox", "source", "imported_from", "has_links", "search_text", "title_key"]
 # Database columns are bounded; long infobox values are cut to fit rather than failing the batch.
 CHAR_LIMITS = {f.name: f.max_length for f in Book._meta.fields if getattr(f, "max_length", None)}
 BATCH_BOOKS = 2000
@@ -198,6 +198,7 @@ class Importer:
             imported_from=record.location[:500],
             has_links=bool(row.links) if row.links is not None else bool(existing and existing["has_links"]),
             search_text=search_key(record.title, str(values["author"] or "")),
+            title_key=search_key(record.title)[:500],
         )
         return values
 

@@ -20,6 +20,16 @@ class BookQuerySet(models.QuerySet):
             qs = qs.filter(search_text__contains=word)
         return qs
 
+    def ranked_search(self, query: str) -> "BookQuerySet":
+        """search() with exact titles first, then titles starting with the query, then the rest by title."""
+        key = search_key(query).strip()
+        rank = models.Case(
+            models.When(title_key=key, then=models.Value(0)),
+            models.When(title_key__startswith=key, then=models.Value(1)),
+            default=models.Value(2),
+        )
+        return self.search(query).annotate(rank=rank).order_by("rank", "title")
+
     def linked(self) -> "BookQuerySet":
         return self.filter(has_links=True)
 
@@ -40,7 +50,8 @@ class Book(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.WIKIPEDIA)
     imported_from = models.CharField(max_length=500, blank=True, help_text="file:line of the record")
     has_links = models.BooleanField(default=True, help_text="False for books known only from book_info.tsv")
-    search_text = models.TextField(blank=True, editable=False)
+    search_text = models.TextField(blank=True, editable=False, help_text="search_key of title and author")
+    title_key = models.CharField(max_length=500, blank=True, editable=False, db_index=True)
     links = models.ManyToManyField("Link", through="BookLink", related_name="books")
 
     objects = BookQuerySet.as_manager()
@@ -54,6 +65,7 @@ class Book(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         self.search_text = search_key(self.title, self.author)
+        self.title_key = search_key(self.title)
         super().save(*args, **kwargs)
 
     @property
@@ -90,9 +102,23 @@ class Book(models.Model):
         }
 
 
+class LinkQuerySet(models.QuerySet):
+    def ranked_search(self, query: str) -> "LinkQuerySet":
+        """Links containing the query (names are lower-case already): exact, then prefix, then most used."""
+        name = query.strip().lower()
+        rank = models.Case(
+            models.When(name=name, then=models.Value(0)),
+            models.When(name__startswith=name, then=models.Value(1)),
+            default=models.Value(2),
+        )
+        return self.filter(name__contains=name).annotate(rank=rank).order_by("rank", "-book_count", "name")
+
+
 class Link(models.Model):
     name = models.CharField(max_length=500, unique=True, help_text="Lower-cased link target or tag")
     book_count = models.PositiveIntegerField(default=0, help_text="Books that use the link (after import)")
+
+    objects = LinkQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
