@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from embeddings.serving import LoadedVersion, UnknownId, require_active
 from recommender.catalogue.models import Book, BookLink, Link
@@ -19,10 +20,10 @@ def active_version() -> LoadedVersion:
     return require_active(settings.ARTIFACTS_DIR)
 
 
-def shared_links(book_ids: Iterable[int], anchor_link_ids: set[int], limit: int = SHARED_LINKS_SHOWN) -> dict:
+def shared_links(book_ids: Iterable[int], anchor_links: QuerySet | set[int], limit: int = SHARED_LINKS_SHOWN) -> dict:
     """For each book, up to `limit` of the anchor links it also has, rarest (most telling) first."""
     found: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    rows = BookLink.objects.filter(book_id__in=list(book_ids), link_id__in=anchor_link_ids).values_list(
+    rows = BookLink.objects.filter(book_id__in=list(book_ids), link_id__in=anchor_links).values_list(
         "book_id", "link__name", "link__book_count"
     )
     for book_id, name, count in rows:
@@ -30,10 +31,10 @@ def shared_links(book_ids: Iterable[int], anchor_link_ids: set[int], limit: int 
     return {book_id: [name for _, name in sorted(pairs)[:limit]] for book_id, pairs in found.items()}
 
 
-def _book_results(found: list[tuple[int, float]], anchor_link_ids: set[int]) -> list[dict]:
+def _book_results(found: list[tuple[int, float]], anchor_links: QuerySet | set[int]) -> list[dict]:
     ids = [book_id for book_id, _ in found]
-    books = Book.objects.in_bulk(ids)
-    explanations = shared_links(ids, anchor_link_ids) if anchor_link_ids else {}
+    books = Book.objects.only("id", "title", "author", "genre", "cover_url").in_bulk(ids)
+    explanations = shared_links(ids, anchor_links)
     results = []
     for book_id, similarity in found:
         book = books.get(book_id)
@@ -53,8 +54,9 @@ def _book_results(found: list[tuple[int, float]], anchor_link_ids: set[int]) -> 
     return results
 
 
-def link_ids_of(book_ids: Iterable[int]) -> set[int]:
-    return set(BookLink.objects.filter(book_id__in=list(book_ids)).values_list("link_id", flat=True))
+def link_ids_of(book_ids: Iterable[int]) -> QuerySet:
+    """The links of some books, as a subquery (one round trip with the query that uses it)."""
+    return BookLink.objects.filter(book_id__in=list(book_ids)).values("link_id")
 
 
 def similar_books(book: Book, k: int = 10) -> list[dict]:

@@ -1,0 +1,22 @@
+from django import forms
+
+
+class TrainingForm(forms.Form):
+    """Hyperparameters of a run; a blank field keeps the documented default of embeddings.training.TrainParams."""
+
+    epochs = forms.IntegerField(min_value=1, max_value=1000, required=False)
+    dim = forms.IntegerField(min_value=2, max_value=512, required=False, label="Dimensions")
+    negative_ratio = forms.FloatField(min_value=0.5, max_value=20, required=False)
+    min_link_count = forms.IntegerField(min_value=1, max_value=1000, required=False, label="Minimum link count")
+    batch_positives = forms.IntegerField(min_value=16, max_value=65536, required=False)
+    learning_rate = forms.FloatField(min_value=1e-5, max_value=1, required=False)
+    mode = forms.ChoiceField(
+        choices=[("", "default"), ("classification", "classification"), ("regression", "regression")], required=False
+    )
+    negative_sampling = forms.ChoiceField(
+        choices=[("", "default"), ("uniform", "uniform"), ("popularity", "by link popularity")], required=False
+    )
+    seed = forms.IntegerField(min_value=0, required=False)
+
+    def params(self) -> dict:
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
