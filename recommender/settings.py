@@ -55,7 +55,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "recommender",
     "recommender.catalogue",
+    "recommender.front",
     "recommender.api",
+    "recommender.librarian",
     "embeddings",
 ]
 

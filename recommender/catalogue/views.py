@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from recommender.catalogue.models import Book
+from recommender.front.pages import book_page
 
 BOOKS_PER_PAGE = 50
 
@@ -17,6 +18,6 @@ def list_books(request: HttpRequest) -> HttpResponse:
 
 
 def show_book(request: HttpRequest, book_id: int) -> HttpResponse:
+    """The book with its cover, infobox, links and the similar books (recommender.front.pages.book_page)."""
     book = get_object_or_404(Book, pk=book_id)
-    links = book.links.order_by("-book_count", "name")
-    return render(request, "catalogue/book_detail.html", {"book": book, "links": links})
+    return render(request, "catalogue/book_detail.html", book_page(book))

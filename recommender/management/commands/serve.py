@@ -15,6 +15,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from embeddings.jobs import RunRefused, start_training
+from embeddings.models import TrainingRun
+from embeddings.versions import active_version_id
 from recommender.catalogue.importer import catalogue_is_empty
 from recommender.data import FULL_DATA_NAME, FULL_DATA_URL, DataUnavailable, data_paths, download, is_goodbooks_dir
 
@@ -35,6 +38,8 @@ class Command(BaseCommand):
         if catalogue_is_empty():
             self.import_data()
         processes = self.start(options)
+        if not options["no_worker"]:
+            self.queue_first_training()
         self.stdout.write(
             self.style.SUCCESS(f"\nServing on http://{options['host']}:{options['port']}/  (Ctrl-C stops)")
         )
@@ -57,6 +62,16 @@ class Command(BaseCommand):
                 call_command("import_goodbooks", path)
             else:
                 call_command("import_books", path)
+
+    def queue_first_training(self) -> None:
+        """With no model yet, train one at once so that recommendations appear within a minute or two."""
+        if active_version_id(settings.ARTIFACTS_DIR) or TrainingRun.objects.in_progress().exists():
+            return
+        try:
+            run = start_training({})
+        except RunRefused:
+            return
+        self.stdout.write(f"No model yet: training run {run.pk} queued (follow it at /training/).")
 
     def start(self, options: dict) -> list[subprocess.Popen]:
         processes = []

@@ -1,0 +1,61 @@
+"""The embeddable widget: its documentation page, the framed page without a model, and widget.js as a static file."""
+
+from html import unescape
+
+import pytest
+
+from recommender.catalogue.models import Book
+from recommender.front import pages
+
+pytestmark = pytest.mark.django_db
+
+
+def test_widget_docs_show_both_ways_with_snippets_and_preview(client, sample_catalogue):
+    example = pages.example_book()
+    assert example is not None and example.pk in pages.well_linked_ids()
+    response = client.get("/widget/")
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "DENY"
+    html = response.text
+    snippets = unescape(html)  # the snippets are shown as escaped code
+    assert f'<iframe src="http://testserver/widget/books/{example.pk}/?k=5"' in snippets
+    assert f'<iframe src="/widget/books/{example.pk}/?k=5"' in html  # the live preview
+    assert '<script src="http://testserver/static/widget.js" async></script>' in snippets
+    assert f'<div data-book-recommendations="{example.title}" data-k="5"></div>' in html
+    assert '<script src="/static/widget.js" async></script>' in html
+    assert html.count('data-copy="') == 2 and "/static/js/copy.js" in html
+
+
+def test_widget_docs_with_an_empty_catalogue(client, db):
+    response = client.get("/widget/")
+    assert response.status_code == 200
+    assert "The catalogue is empty" in response.text and "widget.js" not in response.text
+
+
+def test_framed_widget_without_a_model(client, sample_catalogue, artifacts_dir):
+    book = Book.objects.get(title="Watership Down")
+    response = client.get(f"/widget/books/{book.pk}/")
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    assert "no trained model" in response.text
+    assert f'href="/books/{book.pk}/" target="_blank"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "markers"),
+    [
+        ("/static/widget.js", ["data-book-recommendations", "attachShadow", "document.currentScript", "/similar/?k="]),
+        ("/static/js/autocomplete.js", ["aria-activedescendant", "ArrowDown", "Escape"]),
+        ("/static/js/copy.js", ["clipboard"]),
+        ("/static/css/widget.css", [".rw-card"]),
+    ],
+)
+def test_assets_are_served_from_static(client, db, path, markers):
+    response = client.get(path)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    text = body.decode()
+    for marker in markers:
+        assert marker in text, marker
+    kind = "text/css" if path.endswith(".css") else "javascript"
+    assert kind in response["Content-Type"]
