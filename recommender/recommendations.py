@@ -33,7 +33,7 @@ def shared_links(book_ids: Iterable[int], anchor_links: QuerySet | set[int], lim
 
 def _book_results(found: list[tuple[int, float]], anchor_links: QuerySet | set[int]) -> list[dict]:
     ids = [book_id for book_id, _ in found]
-    books = Book.objects.only("id", "title", "author", "genre", "cover_url").in_bulk(ids)
+    books = Book.objects.only("id", "title", "author", "genre", "cover_url", "infobox").in_bulk(ids)
     explanations = shared_links(ids, anchor_links)
     results = []
     for book_id, similarity in found:
@@ -46,7 +46,7 @@ def _book_results(found: list[tuple[int, float]], anchor_links: QuerySet | set[i
                 "title": book.title,
                 "author": book.author,
                 "genre": book.genre,
-                "cover_url": book.cover_url,
+                "cover_url": book.cover_image_url(),
                 "similarity": round(float(similarity), 4),
                 "shared_links": explanations.get(book.pk, []),
             }

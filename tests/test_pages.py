@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from recommender.catalogue import covers
 from recommender.catalogue.models import Book, Link
-from recommender.front import covers, pages
+from recommender.front import pages
 
 pytestmark = pytest.mark.django_db
 

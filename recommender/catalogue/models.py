@@ -4,6 +4,7 @@ from urllib.parse import quote
 
 from django.db import models
 
+from recommender.catalogue.covers import cover_url
 from recommender.catalogue.text import search_key
 
 
@@ -72,6 +73,10 @@ class Book(models.Model):
     def wikipedia_url(self) -> str:
         return "https://en.wikipedia.org/wiki/" + quote(self.title.replace(" ", "_"), safe="_()',!:")
 
+    def cover_image_url(self) -> str:
+        """Goodreads' cover, else the image the Wikipedia infobox names; '' when there is none."""
+        return cover_url(self.cover_url, self.infobox)
+
     def infobox_fields(self) -> list[tuple[str, str]]:
         """Infobox fields worth showing, as (label, plain text) pairs."""
         from recommender.catalogue.text import wiki_to_text
@@ -95,7 +100,7 @@ class Book(models.Model):
             "publisher": self.publisher,
             "pages": self.pages,
             "published": self.published,
-            "cover_url": self.cover_url,
+            "cover_url": self.cover_image_url(),
             "average_rating": self.average_rating,
             "source": self.source,
             "wikipedia_url": self.wikipedia_url if self.source == Source.WIKIPEDIA else "",

@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from embeddings.serving import NoActiveVersion, UnknownId
 from recommender import recommendations
+from recommender.catalogue.covers import initials
 from recommender.catalogue.models import Book, Link
-from recommender.front.covers import cover_url, initials
 
 TRAIN_COMMAND = "python manage.py train --wait"
 NO_MODEL = "no-model"
@@ -56,10 +56,6 @@ def model_ready() -> bool:
     return True
 
 
-def cover_of(book: Book) -> str:
-    return cover_url(book.cover_url, book.infobox)
-
-
 def book_card(book: Book) -> dict:
     """What a book tile needs: id, title, author, cover (URL or '') and placeholder initials."""
     return {
@@ -67,7 +63,7 @@ def book_card(book: Book) -> dict:
         "title": book.title,
         "author": book.author,
         "genre": book.genre,
-        "cover": cover_of(book),
+        "cover": book.cover_image_url(),
         "initials": initials(book.title),
         "hue": placeholder_hue(book.pk),
     }
@@ -85,16 +81,14 @@ def bar_percent(similarity: float) -> int:
 
 def decorate(results: list[dict]) -> list[dict]:
     """Book results from recommender.recommendations, with covers, bar widths and shared links as (id, name)."""
-    books = Book.objects.only("id", "title", "cover_url", "infobox").in_bulk([r["id"] for r in results])
     names = {name for r in results for name in r.get("shared_links", [])}
     link_ids = dict(Link.objects.filter(name__in=names).values_list("name", "id")) if names else {}
     decorated = []
     for result in results:
-        book = books.get(result["id"])
         decorated.append(
             {
                 **result,
-                "cover": cover_of(book) if book else "",
+                "cover": result["cover_url"],
                 "initials": initials(result["title"]),
                 "hue": placeholder_hue(result["id"]),
                 "percent": bar_percent(result["similarity"]),
