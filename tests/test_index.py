@@ -32,8 +32,9 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 def recall_at_10(index: VectorIndex, vectors: np.ndarray, rows: np.ndarray) -> float:
     truth = exact_top_k(vectors, vectors[rows], 10, rows)
-    hits = sum(len({r for r, _ in index.nearest_to_row(int(row), 10)} & set(truth[i].tolist())) for i, row in
-               enumerate(rows))
+    hits = sum(
+        len({r for r, _ in index.nearest_to_row(int(row), 10)} & set(truth[i].tolist())) for i, row in enumerate(rows)
+    )
     return hits / truth.size
 
 
@@ -110,6 +111,7 @@ def test_results_exclude_the_query_and_given_rows(large: tuple[Path, dict], mode
 def test_annoy_and_exact_agree_and_many_exclusions_fall_back(large: tuple[Path, dict]) -> None:
     folder, _ = large
     annoy, exact = VectorIndex(folder, "book", mode="annoy"), VectorIndex(folder, "book", mode="exact")
+
     def same(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> bool:
         return [r for r, _ in a] == [r for r, _ in b] and [s for _, s in a] == pytest.approx([s for _, s in b])
 

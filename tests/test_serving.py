@@ -103,14 +103,16 @@ def test_books_for_link_finds_the_book_with_the_same_vector(root: Path, model: A
 
 def test_recommend_pulls_to_likes_and_pushes_from_dislikes(root: Path, model: ActiveModel) -> None:
     e1, e2, e3 = np.eye(3)
-    books = np.array([
-        e1,  # 1: liked
-        e2,  # 2: disliked
-        e1 + 0.2 * e2,  # 3: closest to the liked book, but leans towards the disliked one
-        e1 - 0.3 * e2,  # 4: a little further from the liked book, away from the disliked one
-        e3,  # 5: unrelated
-        -e2 + 0.1 * e3,  # 6: the opposite of the disliked book
-    ])
+    books = np.array(
+        [
+            e1,  # 1: liked
+            e2,  # 2: disliked
+            e1 + 0.2 * e2,  # 3: closest to the liked book, but leans towards the disliked one
+            e1 - 0.3 * e2,  # 4: a little further from the liked book, away from the disliked one
+            e3,  # 5: unrelated
+            -e2 + 0.1 * e3,  # 6: the opposite of the disliked book
+        ]
+    )
     make_version(root, books, np.eye(3), np.arange(1, 7), np.arange(1, 4))
 
     liked_only = model.recommend([1], [], 3)
