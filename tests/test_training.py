@@ -109,3 +109,87 @@ def test_pipeline_writes_version_files(tmp_path):
     assert set(stored) >= {"embedding", "tfidf", "popularity", "split"}
     assert stored["embedding"]["link_auc"] == pytest.approx(metrics["embedding"]["link_auc"])
     assert read_json(tmp_path / "params.json")["n_books"] == data.n_books
+
+
+def test_epoch_tensors_dedup_and_padding():
+    from embeddings.batches import Batch
+    from embeddings.training import dedup_rows, epoch_tensors
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 9, size=4 * 6)
+    rows, pos, counts = dedup_rows(ids, 4, 6, 9)
+    for s in range(4):
+        distinct = np.unique(ids[s * 6 : (s + 1) * 6])
+        assert counts[s] == len(distinct)
+        assert np.array_equal(rows[s, : counts[s]], distinct)  # sorted distinct rows ...
+        assert (rows[s, counts[s] :] == distinct[-1]).all()  # ... padded with the last
+        assert np.array_equal(rows[s][pos[s]], ids[s * 6 : (s + 1) * 6])
+    # A short last batch is padded with its first example and masked by its count.
+    batch = Batch(np.arange(10, dtype=np.int32), np.arange(10, dtype=np.int32) % 3, np.ones(10, dtype=np.float32))
+    tensors = epoch_tensors(batch, [slice(0, 4), slice(4, 8), slice(8, 10)], 10, 3)
+    assert tensors.counts.numpy().tolist() == [4, 4, 2]
+    last_books = tensors.book_rows.numpy()[2][tensors.book_pos.numpy()[2]]
+    assert last_books.tolist() == [8, 9, 8, 8]
+    assert tensors.labels.numpy()[2].tolist() == [1, 1, 0, 0]
+
+
+def test_compiled_run_equals_single_steps():
+    from embeddings.batches import BatchSampler
+    from embeddings.training import epoch_tensors
+
+    data = clustered_data()
+    sampler = BatchSampler(data.pairs, data.n_books, data.n_links, n_positive=48, seed=2)
+    arrays, slices = sampler.epoch_arrays()
+    assert slices[-1].stop - slices[-1].start < slices[0].stop - slices[0].start  # a short last batch
+    weights = []
+    for chunked in (True, False):
+        import keras
+
+        keras.utils.set_random_seed(3)
+        model = build_model(data.n_books, data.n_links, dim=6)
+        stepper = SparseAdamStep(model, "classification", learning_rate=0.01)
+        losses = []
+        if chunked:
+            tensors = epoch_tensors(arrays, slices, data.n_books, data.n_links)
+            losses.append(stepper.run(tensors, 0, 2)[0])
+            losses.append(stepper.run(tensors, 2, len(slices))[0])
+        else:
+            for part in slices:
+                losses.append(stepper.step(arrays.books[part], arrays.links[part], arrays.labels[part])[0])
+        weights.append([w.copy() for w in model.get_weights()] + [sum(losses)])
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_batches", [3, 1500])
+def test_fast_batch_shuffle_and_membership_equal_the_plain_numpy(n_batches):
+    from embeddings.batches import PairSet, shuffle_within_batches
+
+    rng = np.random.default_rng(1)
+    batch_of = np.sort(rng.integers(0, n_batches, size=20_000))
+    batch_of[-1] = n_batches - 1
+    keys = rng.random(len(batch_of))
+    assert np.array_equal(shuffle_within_batches(keys, batch_of), np.lexsort((keys, batch_of)))
+    keys[::7] = 0.5  # ties: the stable order of lexsort
+    assert np.array_equal(shuffle_within_batches(keys, batch_of), np.lexsort((keys, batch_of)))
+    pairs = np.stack([rng.integers(0, 300, 5000), rng.integers(0, 200, 5000)], axis=1)
+    known = PairSet(pairs, 200)
+    books, links = rng.integers(0, 300, 10_000), rng.integers(0, 200, 10_000)
+    keys = books * 200 + links
+    expected = np.isin(keys, known.keys)
+    assert np.array_equal(known.contains(books, links), expected)  # the sorted-query path (>= 4096 queries)
+    assert np.array_equal(known.contains(books[:100], links[:100]), expected[:100])
+
+
+def test_first_adam_step_moves_each_touched_row_by_the_learning_rate():
+    # Adam's first step is lr * g / (|g| + eps') per element: about lr for every touched row, however many times
+    # the batch repeats it and however the batch is padded (a duplicate-index update applied twice would show).
+    model = build_model(50, 60, dim=4)
+    stepper = SparseAdamStep(model, "classification", learning_rate=0.01)
+    books = np.array([1, 2, 2, 7, 7, 7, 9], dtype=np.int32)
+    links = np.array([3, 3, 9, 10, 3, 4, 4], dtype=np.int32)
+    before = [w.copy() for w in model.get_weights()[:2]]
+    stepper.step(books, links, np.array([1, 0, 1, 0, 1, 0, 1], dtype=np.float32))
+    after = model.get_weights()[:2]
+    for old, new, ids in zip(before, after, (books, links), strict=True):
+        np.testing.assert_allclose(np.abs(new - old)[np.unique(ids)], 0.01, rtol=1e-2)
