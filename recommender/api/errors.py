@@ -4,11 +4,9 @@ import functools
 import json
 from collections.abc import Callable
 
-from django.conf import settings
-from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 
-from embeddings.serving import NoActiveVersion, UnknownId, get_active
+from embeddings.serving import NoActiveVersion, UnknownId
 
 
 class BadRequest(ValueError):
@@ -49,33 +47,6 @@ def allow(*methods: str) -> Callable:
                 response["Allow"] = ", ".join(methods)
                 return response
             return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def cached_per_version(timeout: int = 600) -> Callable:
-    """Cache a GET view's 200 answers under the active model version and the full path.
-
-    A newly activated version changes the key, so answers never outlive the model they came from; the
-    timeout bounds how long a catalogue edit (title, author) can stay unseen.
-    """
-
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            version = get_active(settings.ARTIFACTS_DIR)
-            if version is None:
-                return view(request, *args, **kwargs)
-            key = f"api:{version.version_id}:{request.get_full_path()}"
-            body = cache.get(key)
-            if body is not None:
-                return HttpResponse(body, content_type="application/json")
-            response = view(request, *args, **kwargs)
-            if response.status_code == 200:
-                cache.set(key, response.content, timeout)
-            return response
 
         return wrapper
 

@@ -6,10 +6,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from recommender import recommendations
+from recommender.api.caching import cached_per_version
 from recommender.api.errors import (
     BadRequest,
     allow,
-    cached_per_version,
     error,
     id_list,
     int_param,
@@ -68,7 +68,7 @@ def show_book(request: HttpRequest, book_id: int) -> JsonResponse:
 
 
 @allow("GET", "HEAD")
-@cached_per_version()
+@cached_per_version
 @json_api
 def similar_books(request: HttpRequest, book_id: int) -> JsonResponse:
     k = _k(request)
@@ -85,7 +85,7 @@ def search_links(request: HttpRequest) -> JsonResponse:
 
 
 @allow("GET", "HEAD")
-@cached_per_version()
+@cached_per_version
 @json_api
 def similar_links(request: HttpRequest, link_id: int) -> JsonResponse:
     k = _k(request)
@@ -94,7 +94,7 @@ def similar_links(request: HttpRequest, link_id: int) -> JsonResponse:
 
 
 @allow("GET", "HEAD")
-@cached_per_version()
+@cached_per_version
 @json_api
 def books_for_link(request: HttpRequest, link_id: int) -> JsonResponse:
     k = _k(request)
