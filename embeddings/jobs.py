@@ -125,7 +125,7 @@ def execute(run_id: int, listener: Callable[[dict], None] | None = None) -> Trai
         logger.info("run %s is %s: nothing to do", run_id, run.status)
         return run
     root = settings.ARTIFACTS_DIR
-    staging = versions.make_staging_dir(root)
+    staging = versions.make_staging_dir(root, prefix=run.staging_prefix)
     try:
         with _RunReporter(run, listener) as reporter:
             params = TrainParams.from_dict(run.params)

@@ -42,7 +42,10 @@ class TrainingRunQuerySet(models.QuerySet):
         """Mark runs whose worker died as failed; returns how many."""
         count = 0
         for run in self.stale():
-            count += run.finish(RunStatus.FAILED, error="the worker stopped sending heartbeats (it died or was killed)")
+            ended = run.finish(RunStatus.FAILED, error="the worker stopped sending heartbeats (it died or was killed)")
+            if ended:
+                versions.discard_staging(settings.ARTIFACTS_DIR, run.staging_prefix)
+            count += ended
         return count
 
 
@@ -80,6 +83,10 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
+
+    @property
+    def staging_prefix(self) -> str:
+        return f"run-{self.pk}-"
 
     @property
     def is_finished(self) -> bool:

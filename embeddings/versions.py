@@ -45,10 +45,18 @@ def version_path(root: Path, version_id: str) -> Path:
     return Path(root) / "versions" / version_id
 
 
-def make_staging_dir(root: Path) -> Path:
+def make_staging_dir(root: Path, prefix: str = "") -> Path:
     staging = Path(root) / "staging"
     staging.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=staging))
+    return Path(tempfile.mkdtemp(dir=staging, prefix=prefix))
+
+
+def discard_staging(root: Path, prefix: str) -> int:
+    """Remove the staging folders whose names start with prefix (left by a worker that died); returns how many."""
+    folders = list((Path(root) / "staging").glob(prefix + "*"))
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(folders)
 
 
 def publish(root: Path, staging_dir: Path, version_id: str) -> Path:

@@ -89,13 +89,15 @@ def test_one_run_at_a_time_and_queued_cancel():
 
 
 @pytest.mark.django_db
-def test_stale_run_is_failed_and_frees_the_slot():
+def test_stale_run_is_failed_and_frees_the_slot(artifacts_dir):
     run = jobs.start_training(SMALL, enqueue=False)
     assert run.claim()
+    left_behind = versions.make_staging_dir(artifacts_dir, prefix=run.staging_prefix)  # as a killed worker leaves it
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     again = jobs.start_training(SMALL, enqueue=False)  # fails the stale run first
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and "heartbeats" in run.error
+    assert not left_behind.exists()
     assert again.status == RunStatus.QUEUED
     # a redelivered task message for the dead run does nothing
     assert jobs.execute(run.pk).status == RunStatus.FAILED
