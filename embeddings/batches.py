@@ -4,7 +4,8 @@ A batch holds `n_positive` real pairs and `negative_ratio` times as many negativ
 that are not real pairs. Real pairs are kept as sorted int64 keys (book * n_links + link), so checking a whole
 array of candidates is one np.searchsorted. Each epoch visits every real pair once, in a seeded random order
 (the original drew positives with replacement across batches; a permutation has the same distribution per batch
-and no pair is skipped).
+and no pair is skipped). With positive_sampling "power" or "idf" an epoch instead holds as many positives drawn
+by a weight of their link (rare links more often; every pair keeps a positive expected count each epoch).
 """
 
 import itertools
@@ -187,7 +188,7 @@ class BatchSampler:
         negative_sampling: str = "uniform",
         popularity_power: float = 0.75,
         positive_sampling: str = "uniform",
-        positive_power: float = 0.5,
+        positive_power: float = 0.25,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")

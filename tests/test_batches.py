@@ -83,3 +83,33 @@ def test_build_training_data_min_count_and_coding():
     assert data.book_authors.tolist() == ["x", "x", ""]
     assert normalise_genres("Crime / Mystery novel") == frozenset({"crime", "mystery novel"})
     assert default_min_link_count(1_780) == 2 and default_min_link_count(37_020) == 4
+
+
+@pytest.mark.parametrize("sampling,power", [("power", 0.25), ("power", 1.0), ("idf", 0.0)])
+def test_weighted_positives_favour_rare_links_and_stay_pairs(sampling, power):
+    # link 0 is used by all 50 books, links 1..29 by book 0 alone
+    pairs = np.array([(b, 0) for b in range(50)] + [(0, link) for link in range(1, 30)], dtype=np.int32)
+    sampler = BatchSampler(pairs, 60, 40, n_positive=16, seed=1, positive_sampling=sampling, positive_power=power)
+    known = PairSet(pairs, 40)
+    arrays, _ = sampler.epoch_arrays()
+    positive = arrays.labels == 1.0
+    assert positive.sum() == len(pairs)  # an epoch holds as many positives as there are pairs
+    assert known.contains(arrays.books, arrays.links)[positive].all()
+    assert (~known.contains(arrays.books, arrays.links)[~positive]).all()
+    weights = sampler.positive_weights
+    assert np.isclose(weights.sum(), 1.0) and (weights > 0).all()
+    assert weights[-1] > weights[0]  # a pair of a rare link outweighs one of the popular link
+    # systematic draw: each pair appears floor or ceil of its expected count
+    drawn = np.bincount(arrays.books[positive].astype(np.int64) * 40 + arrays.links[positive], minlength=60 * 40)
+    expected = weights * len(pairs)
+    counts = drawn[pairs[:, 0].astype(np.int64) * 40 + pairs[:, 1]]
+    assert (counts >= np.floor(expected) - 1e-9).all() and (counts <= np.ceil(expected) + 1e-9).all()
+    again = BatchSampler(pairs, 60, 40, n_positive=16, seed=1, positive_sampling=sampling, positive_power=power)
+    assert np.array_equal(again.epoch_arrays()[0].links, arrays.links)  # seeded
+    single = sampler.batch()
+    assert (single.labels == 1.0).sum() == 16
+
+
+def test_unknown_positive_sampling_rejected():
+    with pytest.raises(ValueError):
+        BatchSampler(random_pairs(), 60, 40, positive_sampling="nope")
