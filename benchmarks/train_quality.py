@@ -26,9 +26,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from embeddings.dataset import build_training_data, frames_from_records
 from embeddings.evaluation import METHODS, METRIC_NAMES, evaluate, format_metrics_table, holdout_split
 
-ORIGINAL = {"epochs": 15, "learning_rate": 0.001, "lr_schedule": "constant", "min_link_count": 4, "dim": 50,
-            "batch_positives": 1024, "negative_ratio": 2.0, "negative_sampling": "uniform",
-            "positive_sampling": "uniform", "mode": "classification"}
+ORIGINAL = {
+    "epochs": 15,
+    "learning_rate": 0.001,
+    "lr_schedule": "constant",
+    "min_link_count": 4,
+    "dim": 50,
+    "batch_positives": 1024,
+    "negative_ratio": 2.0,
+    "negative_sampling": "uniform",
+    "positive_sampling": "uniform",
+    "mode": "classification",
+}
 SHORT = {"original settings": "orig", "chosen settings": "chosen"}
 
 

@@ -138,8 +138,9 @@ def time_ours(data: TrainingData, params, label: str) -> tuple[float, float, lis
     return examples / seconds, seconds, result.history
 
 
-def step_cost(n_books: int, n_links: int, pairs: np.ndarray, n_positive: int, ratio: float, steps: int,
-              dim: int, keras_fit: bool) -> float:
+def step_cost(
+    n_books: int, n_links: int, pairs: np.ndarray, n_positive: int, ratio: float, steps: int, dim: int, keras_fit: bool
+) -> float:
     """Median seconds per training step on tables of the given size (batches drawn from `pairs`).
 
     Sparse: the training path, SparseAdamStep.run over an epoch's batches, timed in calls of 10 steps.
@@ -236,10 +237,26 @@ def main() -> None:
         big_pairs = data.pairs.astype(np.int64) * args.scale + rng.integers(0, args.scale, size=data.pairs.shape)
         kinds = [("sparse step", False)] + ([("keras fit", True)] if args.keras_scale else [])
         for name, keras_fit in kinds:
-            small = step_cost(data.n_books, data.n_links, data.pairs, args.compare_positives, args.negative_ratio,
-                              args.scale_steps, args.dim, keras_fit)
-            big = step_cost(big_books, big_links, big_pairs.astype(np.int32), args.compare_positives,
-                            args.negative_ratio, args.scale_steps, args.dim, keras_fit)
+            small = step_cost(
+                data.n_books,
+                data.n_links,
+                data.pairs,
+                args.compare_positives,
+                args.negative_ratio,
+                args.scale_steps,
+                args.dim,
+                keras_fit,
+            )
+            big = step_cost(
+                big_books,
+                big_links,
+                big_pairs.astype(np.int32),
+                args.compare_positives,
+                args.negative_ratio,
+                args.scale_steps,
+                args.dim,
+                keras_fit,
+            )
             lines.append(
                 f"{name} per step ({args.compare_positives} pos/batch): 1x {data.n_books:,}x{data.n_links:,} "
                 f"{small * 1000:.2f} ms, {args.scale}x {big_books:,}x{big_links:,} {big * 1000:.2f} ms"

@@ -9,6 +9,7 @@
 | REDIS_URL       | unset: file-based Celery broker, local cache |
 | BOOKS_DATA      | unset (files, a directory or a glob)       |
 | ARTIFACTS_DIR   | var/artifacts                              |
+| ANSWER_CACHE_SECONDS | 600 (0 turns the answer cache off)    |
 """
 
 import os
@@ -43,6 +44,8 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 BOOKS_DATA = os.environ.get("BOOKS_DATA", "")
+# How long recommendation answers stay cached (per model version, so a new version is seen at once); 0: off.
+ANSWER_CACHE_SECONDS = int(os.environ.get("ANSWER_CACHE_SECONDS", "600"))
 ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", VAR_DIR / "artifacts"))
 
 INSTALLED_APPS = [

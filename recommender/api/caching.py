@@ -1,11 +1,16 @@
 """Answers of the read-only recommendation endpoints, cached per model version.
 
-Two tiers: a small LRU inside each web process (no round trip at all for hot books), then the shared Django
-cache (Redis in production). The key holds the active version id, so activating a version changes every key
-and no answer outlives the model it came from; TIMEOUT bounds how long a catalogue edit can stay unseen.
+Two tiers: `LocalAnswerCache`, a WSGI wrapper that replays whole answers (status, headers after every
+middleware, body) from an LRU inside each web process before Django is entered at all, and
+`cached_per_version`, which keeps the views' answers in the shared Django cache (Redis in production) so
+that other processes and restarts reuse them. Keys hold the active version id, so activating a version
+changes every key and no answer outlives the model it came from; ANSWER_CACHE_SECONDS bounds how long a catalogue edit
+(a title, an author) can stay unseen.
 """
 
 import functools
+import pickle
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -17,8 +22,12 @@ from django.http import HttpRequest, HttpResponse
 
 from embeddings.serving import get_active
 
-TIMEOUT = 600  # seconds, both tiers
 LOCAL_ENTRIES = 4096  # about 3 kB each: a few MB per process
+
+
+def timeout() -> int:
+    """settings.ANSWER_CACHE_SECONDS: how long answers are kept in both tiers; 0 turns caching off."""
+    return settings.ANSWER_CACHE_SECONDS
 
 
 class LocalLRU:
@@ -54,29 +63,74 @@ class LocalLRU:
             self._items.clear()
 
 
-local = LocalLRU(LOCAL_ENTRIES, TIMEOUT)
+local = LocalLRU(LOCAL_ENTRIES, settings.ANSWER_CACHE_SECONDS)
+
+
+def _version_id() -> str | None:
+    version = get_active(settings.ARTIFACTS_DIR)
+    return version.version_id if version is not None else None
 
 
 def cached_per_version(view: Callable) -> Callable:
-    """Cache a GET view's 200 answers under (active version, full path)."""
+    """Keep a GET view's 200 answers in the shared cache under (active version, full path)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        version = get_active(settings.ARTIFACTS_DIR)
-        if version is None:
+        version_id = _version_id()
+        if version_id is None or not timeout():
             return view(request, *args, **kwargs)
-        key = f"api:{version.version_id}:{request.get_full_path()}"
-        body = local.get(key)
-        if body is None:
-            body = cache.get(key)
-            if body is not None:
-                local.set(key, body)
+        key = f"api:{version_id}:{request.get_full_path()}"
+        body = cache.get(key)
         if body is not None:
             return HttpResponse(body, content_type="application/json")
         response = view(request, *args, **kwargs)
         if response.status_code == 200:
-            local.set(key, response.content)
-            cache.set(key, response.content, TIMEOUT)
+            cache.set(key, response.content, timeout())
         return response
 
     return wrapper
+
+
+CACHED_PATHS = re.compile(r"^/api/(books|links)/\d+/(similar|books)/$")
+
+
+class LocalAnswerCache:
+    """WSGI wrapper: GET answers of CACHED_PATHS replayed from this process's LRU, exactly as Django sent them.
+
+    The key also says whether the request had an Origin header, since CORS headers depend on it. Answers
+    that are not 200, or that set a cookie, are never kept.
+    """
+
+    def __init__(self, app: Callable, store: LocalLRU | None = None) -> None:
+        self.app = app
+        self.store = store if store is not None else local
+
+    def __call__(self, environ: dict, start_response: Callable):
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "GET" or not CACHED_PATHS.match(path):
+            return self.app(environ, start_response)
+        version_id = _version_id()
+        if version_id is None or not timeout():
+            return self.app(environ, start_response)
+        key = f"wsgi:{version_id}:{path}?{environ.get('QUERY_STRING', '')}:{bool(environ.get('HTTP_ORIGIN'))}"
+        hit = self.store.get(key)
+        if hit is not None:
+            status, headers, body = pickle.loads(hit)
+            start_response(status, headers)
+            return [body]
+        captured: dict = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        chunks = self.app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()  # Django's request_finished: closes database connections
+        headers = captured.get("headers", [])
+        if captured.get("status", "").startswith("200") and not any(h.lower() == "set-cookie" for h, _ in headers):
+            self.store.set(key, pickle.dumps((captured["status"], headers, body)))
+        return [body]
