@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.utils.html import escape
 
 from recommender.catalogue import covers
 from recommender.catalogue.models import Book, Link
@@ -66,7 +67,7 @@ def test_book_page_shows_similar_books_with_bars_and_shared_links(client, traine
         assert 0 <= result["percent"] <= 100
         assert {link["name"] for link in result["links"]} <= own_links
     for link in explained[0]["links"]:
-        assert f'href="/links/{link["id"]}/">{link["name"]}</a>' in html
+        assert f'href="/links/{link["id"]}/">{escape(link["name"])}</a>' in html
     assert html.count('class="bar"') == 10
     sims = [r["similarity"] for r in similar.results]
     assert sims == sorted(sims, reverse=True)
