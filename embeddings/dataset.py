@@ -90,9 +90,7 @@ class TrainingData:
         }
 
 
-def build_training_data(
-    books: pd.DataFrame, pairs: pd.DataFrame, min_link_count: int | None = None
-) -> TrainingData:
+def build_training_data(books: pd.DataFrame, pairs: pd.DataFrame, min_link_count: int | None = None) -> TrainingData:
     """books: columns id, title, author, genre; pairs: columns book_id, link_id (duplicates allowed).
 
     Keeps links used by >= min_link_count books, then the books that still have a link; codes both to rows.

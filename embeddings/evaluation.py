@@ -130,8 +130,13 @@ def _sample(rows: np.ndarray, max_queries: int | None, rng: np.random.Generator)
 
 
 def auc_pairs(
-    split: Split, all_pairs: np.ndarray, n_books: int, n_links: int, same_book: bool = False,
-    negatives_per_positive: int = 10, seed: int = 0,
+    split: Split,
+    all_pairs: np.ndarray,
+    n_books: int,
+    n_links: int,
+    same_book: bool = False,
+    negatives_per_positive: int = 10,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Held-out pairs followed by sampled non-pairs (never a training or held-out pair); labels 1 then 0.
 
@@ -159,8 +164,15 @@ def auc_pairs(
     return pairs, labels
 
 
-def link_metrics(scorer, split: Split, auc_sets: dict[str, tuple[np.ndarray, np.ndarray]], n_books: int,
-                 n_links: int, max_queries: int | None, seed: int) -> dict[str, float]:
+def link_metrics(
+    scorer,
+    split: Split,
+    auc_sets: dict[str, tuple[np.ndarray, np.ndarray]],
+    n_books: int,
+    n_links: int,
+    max_queries: int | None,
+    seed: int,
+) -> dict[str, float]:
     """AUC over each named auc set and recall@10 of held-out links; each book's scores computed once."""
     rng = np.random.default_rng(seed)
     names = list(auc_sets)

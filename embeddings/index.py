@@ -105,8 +105,9 @@ class VectorIndex:
                 raise FileNotFoundError(f"{path} or its index.json entry is missing")
             annoy = AnnoyIndex(vectors.shape[1], "angular")
             annoy.load(str(path))  # mmap, shared between processes
-        self._setup(ids, vectors, annoy, info.get("search_k", -1), info.get("candidates", CANDIDATES), mode,
-                    info.get("k", 10))
+        self._setup(
+            ids, vectors, annoy, info.get("search_k", -1), info.get("candidates", CANDIDATES), mode, info.get("k", 10)
+        )
         self.kind = kind
         self.info = info
 
@@ -352,8 +353,14 @@ def _tune_kind(
         annoy.unload()
         # At this search_k the serving path would scan every row: the forest is too small to be worth keeping.
         scans = scans_everything(search_k, k + 1, k, n)
-        trial = {"n_trees": n_trees, "search_k": search_k, "build_seconds": build_s, "file": candidate,
-                 "scans": scans, **recalls}
+        trial = {
+            "n_trees": n_trees,
+            "search_k": search_k,
+            "build_seconds": build_s,
+            "file": candidate,
+            "scans": scans,
+            **recalls,
+        }
         trial.update({f"query_ms_{stat}": value for stat, value in timing.items()})
         # Medians: a shared host's load spikes swing means and p99s far more than the index does.
         median, previous = timing["median"], best

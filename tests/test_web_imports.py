@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 SERVE_THEN_LOOK = """
 import json, sys
 from recommender.wsgi import application  # what gunicorn loads
+import recommender.librarian.views  # the retraining page (staff only) shows TrainParams' defaults
 from django.test import Client
 
 client = Client(HTTP_HOST="localhost")

@@ -1,5 +1,7 @@
 from django import forms
 
+from embeddings.params import TrainParams
+
 
 class TrainingForm(forms.Form):
     """Hyperparameters of a run; a blank field keeps the documented default of embeddings.training.TrainParams."""
@@ -17,6 +19,16 @@ class TrainingForm(forms.Form):
         choices=[("", "default"), ("uniform", "uniform"), ("popularity", "by link popularity")], required=False
     )
     seed = forms.IntegerField(min_value=0, required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        defaults = TrainParams().to_dict()
+        defaults["min_link_count"] = "by catalogue size"
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ChoiceField):
+                field.choices = [("", f"default ({defaults[name]})"), *field.choices[1:]]
+            else:
+                field.widget.attrs["placeholder"] = f"default: {defaults[name]}"
 
     def params(self) -> dict:
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
