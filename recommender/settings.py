@@ -3,7 +3,7 @@
 | variable        | default                                    |
 | --------------- | ------------------------------------------ |
 | DEBUG           | off                                        |
-| SECRET_KEY      | required when DEBUG is off                 |
+| SECRET_KEY      | var/secret_key if present; else required when DEBUG is off |
 | ALLOWED_HOSTS   | localhost,127.0.0.1 (comma-separated)      |
 | DATABASE_URL    | SQLite file var/db.sqlite3                 |
 | REDIS_URL       | unset: file-based Celery broker, local cache |
@@ -36,10 +36,16 @@ VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG")
+# SECRET_KEY, else the key `make run` generated into var/secret_key, so that manage.py commands share it.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY and (VAR_DIR / "secret_key").is_file():
+    SECRET_KEY = (VAR_DIR / "secret_key").read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (export SECRET_KEY=...).")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (export SECRET_KEY=..., or run `make run` once, "
+            "which generates var/secret_key)."
+        )
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 

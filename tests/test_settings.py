@@ -81,3 +81,6 @@ def test_secret_key_required_without_debug(tmp_path):
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
     assert settings_with({"DEBUG": "1"}, tmp_path).returncode == 0
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "secret_key").write_text("generated-by-make-run\n")
+    assert settings_with({}, tmp_path).returncode == 0  # the key make run generated
