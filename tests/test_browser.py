@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -87,6 +88,9 @@ def browser(site):
                 yield browser
             finally:
                 browser.close()
+                # With Playwright's loop running, Django kept this module's ORM connections apart: close them
+                # here, or the test database cannot be dropped at the end of the session.
+                connections.close_all()
     finally:
         if previous is None:
             os.environ.pop(ASYNC_UNSAFE, None)
