@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db.models import QuerySet
 
-from embeddings.serving import LoadedVersion, UnknownId, require_active
+from embeddings.serving import LoadedVersion, require_active
 from recommender.catalogue.models import Book, BookLink, Link
 
 SHARED_LINKS_SHOWN = 5
@@ -83,5 +83,3 @@ def recommend(liked: list[int], disliked: list[int], k: int = 10) -> list[dict]:
     found = active_version().recommend(liked, disliked, k)
     return _book_results(found, link_ids_of(liked))
 
-
-__all__ = ["UnknownId", "books_for_link", "recommend", "shared_links", "similar_books", "similar_links"]

@@ -58,13 +58,16 @@ class ImportSummary:
     books_added: int = 0
     books_updated: int = 0
     books_unchanged: int = 0
-    books_skipped: int = 0
     links_added: int = 0
     pairs_added: int = 0
     pairs_removed: int = 0
     pairs_updated: int = 0
     duplicates: int = 0
     bad_lines: list[str] = field(default_factory=list)
+
+    @property
+    def books_skipped(self) -> int:
+        return len(self.bad_lines)
 
     def __str__(self) -> str:
         return (
@@ -113,7 +116,6 @@ class Importer:
                 if self.strict:
                     raise ImportRefused(f"{item} (--strict: nothing was written)")
                 self.summary.bad_lines.append(str(item))
-                self.summary.books_skipped += 1
                 self.report(f"skipped {item}")
                 continue
             if item.title in rows:
