@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SECRET_FILE := var/secret_key
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -22,7 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embeddings import versions
-from embeddings.index import KINDS, VectorIndex, ann_file, build_indexes, exact_top_k, scans_everything
+from embeddings.indexing import build_indexes
+from embeddings.search import KINDS, VectorIndex, ann_file, exact_top_k, scans_everything
 
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parents[1] / "var" / "artifacts"
 

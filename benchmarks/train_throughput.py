@@ -7,7 +7,7 @@
     book/link draws checked against a set of pairs, a shuffle) passed to model.fit, Keras' dense Adam.
 (b) this project: embeddings.training.train (vectorised epoch sampling in a background thread, per-batch row
     de-duplication for the whole epoch in numpy, then an XLA-compiled loop of sparse lazy-Adam steps).
-Both train the same Keras model (embeddings.model.build_model) on the same pairs with the same batch shape, (b)
+Both train the same Keras model (embeddings.keras_model.build_model) on the same pairs with the same batch shape, (b)
 first at (a)'s batch, then the full run (default 15 epochs at 4096 positives a batch) timed end to end.
 Then the per-step cost of the sparse step at catalogue 1x and 10x (and, for contrast, of Keras fit), and a
 MEETS/MISSES line per target: (b) >= 10x (a); the full run <= 60 s; a step at 10x catalogue <= 1.5x.
@@ -93,7 +93,7 @@ def original_generator(pairs_list: list, pairs_set: set, n_books: int, n_links: 
 
 def time_original(data: TrainingData, n_positive: int, ratio: int, steps: int, dim: int) -> float:
     """Examples per second of generator + model.fit, after one warm-up epoch of 3 steps (compilation)."""
-    from embeddings.model import build_model
+    from embeddings.keras_model import build_model
 
     pairs_list = [tuple(p) for p in data.pairs.tolist()]
     pairs_set = set(pairs_list)
@@ -146,7 +146,7 @@ def step_cost(
     Sparse: the training path, SparseAdamStep.run over an epoch's batches, timed in calls of 10 steps.
     """
     from embeddings.batches import BatchSampler
-    from embeddings.model import build_model
+    from embeddings.keras_model import build_model
     from embeddings.training import SparseAdamStep, epoch_tensors
 
     sampler = BatchSampler(pairs, n_books, n_links, n_positive=n_positive, negative_ratio=ratio, seed=1)
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--keras-scale", action="store_true", help="also time Keras fit steps at 1x and 10x")
     args = parser.parse_args()
 
-    from embeddings.training import TrainParams
+    from embeddings.params import TrainParams
 
     print(f"loading {args.data} data ...", flush=True)
     data = load_data(args.data)

@@ -55,7 +55,7 @@ class TrainingData:
     book_genres: list[frozenset[str]]
     book_authors: np.ndarray  # object array of normalised author names, '' unknown
     min_link_count: int = 1
-    book_titles: np.ndarray | None = None
+    book_series: np.ndarray | None = None  # object array of normalised series names, '' none (None: not known)
 
     @property
     def n_books(self) -> int:
@@ -78,7 +78,7 @@ class TrainingData:
             book_genres=self.book_genres,
             book_authors=self.book_authors,
             min_link_count=self.min_link_count,
-            book_titles=self.book_titles,
+            book_series=self.book_series,
         )
 
     def summary(self) -> dict[str, int]:
@@ -91,7 +91,8 @@ class TrainingData:
 
 
 def build_training_data(books: pd.DataFrame, pairs: pd.DataFrame, min_link_count: int | None = None) -> TrainingData:
-    """books: columns id, title, author, genre; pairs: columns book_id, link_id (duplicates allowed).
+    """books: columns id, title, author, genre (and series when the catalogue has it); pairs: columns book_id,
+    link_id (duplicates allowed).
 
     Keeps links used by >= min_link_count books, then the books that still have a link; codes both to rows.
     """
@@ -113,7 +114,9 @@ def build_training_data(books: pd.DataFrame, pairs: pd.DataFrame, min_link_count
     info = books.drop_duplicates("id").set_index("id").reindex(book_ids)
     genres = [normalise_genres(g) for g in info.get("genre", pd.Series(index=info.index, dtype=object))]
     authors = np.array([normalise_author(a) for a in info.get("author", pd.Series(index=info.index))], dtype=object)
-    titles = info["title"].to_numpy(dtype=object) if "title" in info else None
+    series = None
+    if "series" in info:
+        series = np.array([s.strip().lower() if isinstance(s, str) else "" for s in info["series"]], dtype=object)
     return TrainingData(
         book_ids=book_ids.astype(np.int64),
         link_ids=link_ids.astype(np.int64),
@@ -121,7 +124,7 @@ def build_training_data(books: pd.DataFrame, pairs: pd.DataFrame, min_link_count
         book_genres=genres,
         book_authors=authors,
         min_link_count=int(min_link_count),
-        book_titles=titles,
+        book_series=series,
     )
 
 
@@ -145,12 +148,18 @@ def frames_from_records(records: Iterable[object]) -> tuple[pd.DataFrame, pd.Dat
         book_id = len(book_rows) + 1
         fields = record.fields or {}
         book_rows.append(
-            {"id": book_id, "title": record.title, "author": fields.get("author", ""), "genre": fields.get("genre", "")}
+            {
+                "id": book_id,
+                "title": record.title,
+                "author": fields.get("author", ""),
+                "genre": fields.get("genre", ""),
+                "series": fields.get("series", ""),
+            }
         )
         for name in record.links:
             pair_books.append(book_id)
             pair_links.append(link_numbers.setdefault(name, len(link_numbers) + 1))
-    books = pd.DataFrame(book_rows, columns=["id", "title", "author", "genre"])
+    books = pd.DataFrame(book_rows, columns=["id", "title", "author", "genre", "series"])
     pairs = pd.DataFrame(
         {"book_id": np.array(pair_books, dtype=np.int64), "link_id": np.array(pair_links, dtype=np.int64)}
     )

@@ -13,9 +13,14 @@ Book metrics, on the 10 nearest other books:
                       neighbour without a genre is a miss); mean over books that have a genre.
   author_recall@10    share of the query author's other books found among the 10 nearest; mean over books whose
                       (normalised, non-empty) author has >= 2 books.
-Methods: the embedding (cosine), TF-IDF (cosine between TF-IDF rows of the book x link training matrix; a link
-is scored for a book by the similarity-weighted votes of its 50 most similar books) and popularity (links ranked
-by how many training books use them, books by how many training links they have).
+  series_recall@10    the same for the book's series (Book.series, derived at import by catalogue/series.py from
+                      Goodreads titles and Wikipedia infoboxes); mean over books whose series has >= 2 books.
+A metric that cannot be computed on the data (no genres, no author with two books, nothing held out) is None,
+never NaN: metrics.json and the database keep null and the tables show "n/a".
+Methods: served (what `similar` returns: the embedding blended with TF-IDF, embeddings/hybrid.py; its link scores
+are the embedding's), the embedding alone (cosine), TF-IDF (cosine between TF-IDF rows of the book x link training
+matrix; a link is scored for a book by the similarity-weighted votes of its 50 most similar books) and popularity
+(links ranked by how many training books use them, books by how many training links they have).
 
 Only numpy, scipy and scikit-learn: work is done in chunks of query rows, so memory stays bounded on the full
 catalogue, and the query books are a seeded sample of at most `max_queries`.
@@ -29,11 +34,19 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.metrics import roc_auc_score
 
 from embeddings.batches import PairSet
+from embeddings.chunking import chunks
 from embeddings.dataset import TrainingData
 
 K = 10
-METRIC_NAMES = ("link_auc", "link_auc_same_book", "link_recall@10", "genre_precision@10", "author_recall@10")
-METHODS = ("embedding", "tfidf", "popularity")
+METRIC_NAMES = (
+    "link_auc",
+    "link_auc_same_book",
+    "link_recall@10",
+    "genre_precision@10",
+    "author_recall@10",
+    "series_recall@10",
+)
+METHODS = ("served", "embedding", "tfidf", "popularity")
 CHUNK = 512
 
 
@@ -118,11 +131,6 @@ class PopularityScorer:
 # --- metrics -----------------------------------------------------------------------------------------------------
 
 
-def _chunks(rows: np.ndarray, size: int = CHUNK):
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
 def _sample(rows: np.ndarray, max_queries: int | None, rng: np.random.Generator) -> np.ndarray:
     if max_queries is not None and len(rows) > max_queries:
         rows = np.sort(rng.choice(rows, size=max_queries, replace=False))
@@ -172,7 +180,7 @@ def link_metrics(
     n_links: int,
     max_queries: int | None,
     seed: int,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """AUC over each named auc set and recall@10 of held-out links; each book's scores computed once."""
     rng = np.random.default_rng(seed)
     names = list(auc_sets)
@@ -195,7 +203,7 @@ def link_metrics(
     order = np.argsort(auc_pairs_[:, 0], kind="stable")
     sorted_books = auc_pairs_[order, 0]
     recalls: list[np.ndarray] = []
-    for chunk in _chunks(auc_books):
+    for chunk in chunks(auc_books, CHUNK):
         scores = scorer.link_scores(chunk)
         lo, hi = np.searchsorted(sorted_books, [chunk[0], chunk[-1] + 1])
         idx = order[lo:hi]
@@ -210,19 +218,29 @@ def link_metrics(
             hits = np.take_along_axis(held[rows].toarray(), top, axis=1).sum(axis=1)
             recalls.append(hits / np.asarray(held[rows].sum(axis=1)).ravel())
     result = {
-        name: float(roc_auc_score(auc_labels[lo:hi], auc_scores[lo:hi]))
+        name: _auc(auc_labels[lo:hi], auc_scores[lo:hi])
         for name, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True)
     }
-    return {
-        **result,
-        "link_recall@10": float(np.concatenate(recalls).mean()) if recalls else float("nan"),
-    }
+    return {**result, "link_recall@10": float(np.concatenate(recalls).mean()) if recalls else None}
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC AUC, or None when there is nothing to rank (no held-out pair, or no non-pair)."""
+    if len(np.unique(labels)) < 2:
+        return None
+    return float(roc_auc_score(labels, scores))
 
 
 def nearest_books(scorer, rows: np.ndarray, k: int = K) -> np.ndarray:
-    """(len(rows), k) indices of the k best-scored other books, best first."""
+    """(len(rows), k) indices of the k best-scored other books, best first.
+
+    A scorer with its own nearest_books (the served blend, embeddings/hybrid.py) answers with exactly the function
+    that serves `similar`, so what is measured is what readers get.
+    """
+    if hasattr(scorer, "nearest_books"):
+        return scorer.nearest_books(rows, k) if len(rows) else np.zeros((0, k), dtype=np.int64)
     out = []
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows, CHUNK):
         scores = scorer.book_scores(chunk).astype(np.float32, copy=True)
         scores[np.arange(len(chunk)), chunk] = -np.inf
         top = np.argpartition(-scores, k, axis=1)[:, :k]
@@ -231,8 +249,19 @@ def nearest_books(scorer, rows: np.ndarray, k: int = K) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
 
 
-def book_label_codes(data: TrainingData) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Book x genre indicator matrix and integer author codes (-1 unknown)."""
+def group_codes(labels: np.ndarray | None, n_books: int) -> np.ndarray:
+    """Integer codes of string labels (author, series) per book, -1 where unknown ('' or no labels at all)."""
+    if labels is None:
+        return np.full(n_books, -1, dtype=np.int64)
+    labels = np.asarray(labels, dtype=object).astype(str)
+    _, codes = np.unique(labels, return_inverse=True)
+    codes = codes.astype(np.int64)
+    codes[labels == ""] = -1
+    return codes
+
+
+def book_label_codes(data: TrainingData) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Book x genre indicator matrix, integer author codes and series codes (-1 unknown)."""
     vocab: dict[str, int] = {}
     rows, cols = [], []
     for row, genres in enumerate(data.book_genres):
@@ -242,36 +271,45 @@ def book_label_codes(data: TrainingData) -> tuple[sp.csr_matrix, np.ndarray]:
     genres = sp.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(data.n_books, max(1, len(vocab)))
     )
-    authors = np.asarray(data.book_authors, dtype=object)
-    _, codes = np.unique(authors.astype(str), return_inverse=True)
-    codes = codes.astype(np.int64)
-    codes[authors.astype(str) == ""] = -1
-    return genres, codes
+    return genres, group_codes(data.book_authors, data.n_books), group_codes(data.book_series, data.n_books)
 
 
-def book_metrics(scorer, data: TrainingData, max_queries: int | None, seed: int) -> dict[str, float]:
+def _grouped(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group sizes by code, rows of books whose group has >= 2 books)."""
+    sizes = np.bincount(codes[codes >= 0], minlength=1)
+    return sizes, np.flatnonzero((codes >= 0) & (sizes[np.maximum(codes, 0)] >= 2))
+
+
+def group_recall(neighbours: np.ndarray, queries: np.ndarray, codes: np.ndarray, sizes: np.ndarray) -> float:
+    """Mean share of each query's group-mates found among its neighbours."""
+    found = (codes[neighbours] == codes[queries][:, None]).sum(axis=1)
+    return float((found / (sizes[codes[queries]] - 1)).mean())
+
+
+def book_metrics(scorer, data: TrainingData, max_queries: int | None, seed: int) -> dict[str, float | None]:
     rng = np.random.default_rng(seed)
-    genres, authors = book_label_codes(data)
+    genres, authors, series = book_label_codes(data)
     has_genre = np.flatnonzero(np.asarray(genres.sum(axis=1)).ravel() > 0)
-    author_sizes = np.bincount(authors[authors >= 0], minlength=1)
-    has_author = np.flatnonzero((authors >= 0) & (author_sizes[np.maximum(authors, 0)] >= 2))
+    author_sizes, has_author = _grouped(authors)
+    series_sizes, has_series = _grouped(series)
     genre_q = _sample(has_genre, max_queries, rng)
     author_q = _sample(has_author, max_queries, rng)
-    queries = np.union1d(genre_q, author_q)
+    series_q = _sample(has_series, max_queries, rng)
+    queries = np.union1d(np.union1d(genre_q, author_q), series_q)
     neighbours = nearest_books(scorer, queries)
-    result = {}
+    result: dict[str, float | None] = {}
     if len(genre_q):
         nb = neighbours[np.searchsorted(queries, genre_q)]
         shared = np.asarray(genres[np.repeat(genre_q, K)].multiply(genres[nb.ravel()]).sum(axis=1)).ravel() > 0
         result["genre_precision@10"] = float(shared.reshape(-1, K).mean())
     else:
-        result["genre_precision@10"] = float("nan")
-    if len(author_q):
-        nb = neighbours[np.searchsorted(queries, author_q)]
-        found = (authors[nb] == authors[author_q][:, None]).sum(axis=1)
-        result["author_recall@10"] = float((found / (author_sizes[authors[author_q]] - 1)).mean())
-    else:
-        result["author_recall@10"] = float("nan")
+        result["genre_precision@10"] = None  # the source names no genres: not computable, never NaN
+    for name, q, codes, sizes in (
+        ("author_recall@10", author_q, authors, author_sizes),
+        ("series_recall@10", series_q, series, series_sizes),
+    ):
+        nb = neighbours[np.searchsorted(queries, q)]
+        result[name] = group_recall(nb, q, codes, sizes) if len(q) else None
     return result
 
 
@@ -310,8 +348,16 @@ def evaluate(
     max_queries: int | None = 5000,
     seed: int = 0,
 ) -> dict:
-    """Embedding, TF-IDF and popularity side by side, plus the split's counts."""
-    scorers = {"embedding": EmbeddingScorer(book_vectors, link_vectors), **baseline_scorers(data, split)}
+    """What is served (the blend of embeddings/hybrid.py), the embedding alone, TF-IDF and popularity side by side,
+    plus the split's counts."""
+    from embeddings.hybrid import Blend, ServedScorer, tfidf_matrix
+
+    blend = Blend(book_vectors, tfidf_matrix(split.train_pairs, data.n_books, data.n_links))
+    scorers = {
+        "served": ServedScorer(blend, link_vectors),
+        "embedding": EmbeddingScorer(book_vectors, link_vectors),
+        **baseline_scorers(data, split),
+    }
     metrics: dict = evaluate_scorers(data, split, scorers, max_queries=max_queries, seed=seed)
     metrics["split"] = split.summary()
     return metrics
@@ -328,6 +374,7 @@ def format_metrics_table(metrics: dict) -> str:
         cells = []
         for column in columns:
             value = metrics[column].get(name)
-            cells.append(f"{value:>{width + 2}.3f}" if isinstance(value, float | int) else f"{'-':>{width + 2}}")
+            text = f"{value:.3f}" if isinstance(value, float | int) else "n/a"  # None: not computable on this data
+            cells.append(f"{text:>{width + 2}}")
         lines.append(f"{name:<20}" + "".join(cells))
     return "\n".join(lines)

@@ -13,8 +13,17 @@ from django.utils import timezone
 
 from embeddings import versions
 
-# A running job writes a heartbeat every few seconds; one silent for this long lost its worker.
-STALE_AFTER = timedelta(seconds=90)
+
+def stale_after() -> timedelta:
+    """A running job writes a heartbeat every few seconds; one silent for this long lost its worker.
+
+    settings.TRAINING_STALE_SECONDS (default 90), so tests of a killed worker need not wait long.
+    """
+    return timedelta(seconds=getattr(settings, "TRAINING_STALE_SECONDS", 90))
+
+
+class StaleVersion(versions.VersionError):
+    """Activation of a version trained on a catalogue that has since been replaced."""
 
 
 class RunStatus(models.TextChoices):
@@ -27,8 +36,14 @@ class RunStatus(models.TextChoices):
 
 IN_PROGRESS = (RunStatus.QUEUED, RunStatus.RUNNING)
 # Phases of a run (see embeddings/jobs.py and pipeline.py) and the share of the progress bar each owns.
-PHASE_SHARES = {"evaluation": (0.0, 0.45), "metrics": (0.45, 0.5), "final": (0.5, 0.95), "indexing": (0.95, 1.0)}
-STEPPED = {"evaluation", "final"}
+PHASE_SHARES = {
+    "evaluation": (0.0, 0.45),
+    "metrics": (0.45, 0.5),
+    "final": (0.5, 0.9),
+    "indexing": (0.9, 0.93),
+    "projection": (0.93, 1.0),
+}
+STEPPED = {"evaluation", "final", "projection"}
 
 
 class TrainingRunQuerySet(models.QuerySet):
@@ -36,7 +51,7 @@ class TrainingRunQuerySet(models.QuerySet):
         return self.filter(status__in=IN_PROGRESS)
 
     def stale(self) -> "TrainingRunQuerySet":
-        return self.filter(status=RunStatus.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER)
+        return self.filter(status=RunStatus.RUNNING, heartbeat_at__lt=timezone.now() - stale_after())
 
     def fail_stale(self) -> int:
         """Mark runs whose worker died as failed; returns how many."""
@@ -74,6 +89,8 @@ class TrainingRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Loss and accuracy written at each epoch end: {"evaluation": [{epoch, loss, accuracy}, ...], "final": [...]}
+    curve = models.JSONField(default=dict, blank=True)
 
     objects = TrainingRunQuerySet.as_manager()
 
@@ -147,6 +164,7 @@ class TrainingRun(models.Model):
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "version": version.version_id if version else None,
+            "curve": self.curve,
         }
 
 
@@ -158,6 +176,8 @@ class ModelVersion(models.Model):
     n_books = models.PositiveIntegerField(default=0)
     n_links = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=False)
+    # The catalogue was replaced after training (import_* --replace): its ids are gone, so it cannot be activated.
+    stale = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -175,7 +195,11 @@ class ModelVersion(models.Model):
 
     def activate(self) -> None:
         """Make this the served version: the pointer file is replaced atomically inside the transaction,
-        so a failure leaves both the file and the database as they were."""
+        so a failure leaves both the file and the database as they were. A stale version is refused."""
+        if ModelVersion.objects.filter(pk=self.pk, stale=True).exists():
+            raise StaleVersion(
+                f"version {self.version_id} is stale: the catalogue was replaced after it was trained; train a new one"
+            )
         with transaction.atomic():
             ModelVersion.objects.filter(is_active=True).exclude(pk=self.pk).update(is_active=False)
             ModelVersion.objects.filter(pk=self.pk).update(is_active=True)
@@ -186,6 +210,7 @@ class ModelVersion(models.Model):
         return {
             "version": self.version_id,
             "active": self.is_active,
+            "stale": self.stale,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "books": self.n_books,
             "links": self.n_links,

@@ -11,6 +11,10 @@ import numpy as np
 
 from embeddings.dataset import TrainingData
 from embeddings.evaluation import evaluate, holdout_split
+from embeddings.hybrid import save_tfidf
+from embeddings.indexing import build_indexes
+from embeddings.params import TrainParams
+from embeddings.projection import project_into
 from embeddings.versions import write_json
 
 
@@ -21,15 +25,18 @@ def run(
     on_progress: Callable[[dict], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> dict:
-    """Train the evaluation model, score it and the baselines, train the served model, write out_dir.
+    """Train the evaluation model, score it and the baselines, train the served model, index it, write out_dir.
 
-    `params` is an embeddings.training.TrainParams (default: its defaults). Progress dicts get a `phase` key:
-    "evaluation" while the split model trains, "metrics" while scoring, "final" for the served model.
+    `params` is an embeddings.params.TrainParams (default: its defaults). Progress dicts get a `phase` key:
+    "evaluation" while the split model trains, "metrics" while scoring, "final" for the served model, "indexing"
+    while the Annoy indexes are built and tuned, "projection" while UMAP draws the map (their figures go into
+    metrics.json, written once, last).
     Raises training.TrainingCancelled when should_cancel() turns true; out_dir may then hold partial files.
     """
-    from embeddings.training import TrainParams, train  # TensorFlow only in the process that trains
+    from embeddings.training import train  # TensorFlow only in the process that trains
 
-    params = params or TrainParams()
+    # Epochs from the whole catalogue's pairs, so the evaluation model trains as long as the served one.
+    params = (params or TrainParams()).resolved(len(data.pairs))
     if out_dir is None:
         raise ValueError("out_dir is required")
     out_dir = Path(out_dir)
@@ -57,17 +64,31 @@ def run(
         raise TrainingCancelled("cancelled before the final model")
     final = train(data, params, phase_progress("final"), should_cancel)
 
+    np.save(out_dir / "book_vectors.npy", final.book_vectors.astype(np.float32))
+    np.save(out_dir / "link_vectors.npy", final.link_vectors.astype(np.float32))
+    np.save(out_dir / "book_ids.npy", data.book_ids.astype(np.int64))
+    save_tfidf(out_dir, data.pairs, data.n_books, data.n_links)  # the served blend's explicit signal
+    np.save(out_dir / "link_ids.npy", data.link_ids.astype(np.int64))
+    write_json(out_dir / "params.json", {**params.to_dict(), **data.summary()})
+    write_json(out_dir / "history.json", {"evaluation": evaluation.history, "final": final.history})
+    if on_progress is not None:
+        on_progress({"phase": "indexing"})
+    index_started = time.perf_counter()
+    metrics["index"] = build_indexes(out_dir, seed=params.seed)
+    index_seconds = time.perf_counter() - index_started
+    if should_cancel is not None and should_cancel():
+        from embeddings.training import TrainingCancelled
+
+        raise TrainingCancelled("cancelled before the map")
+    projection_started = time.perf_counter()
+    metrics["map"] = project_into(out_dir, params.seed, on_progress)
     metrics["timing"] = {
         "evaluation_train_seconds": evaluation_seconds,
         "metrics_seconds": metrics_seconds,
         "final_train_seconds": final.seconds,
+        "index_seconds": index_seconds,
+        "projection_seconds": time.perf_counter() - projection_started,
         "total_seconds": time.perf_counter() - started,
     }
-    np.save(out_dir / "book_vectors.npy", final.book_vectors.astype(np.float32))
-    np.save(out_dir / "link_vectors.npy", final.link_vectors.astype(np.float32))
-    np.save(out_dir / "book_ids.npy", data.book_ids.astype(np.int64))
-    np.save(out_dir / "link_ids.npy", data.link_ids.astype(np.int64))
-    write_json(out_dir / "params.json", {**params.to_dict(), **data.summary()})
-    write_json(out_dir / "history.json", {"evaluation": evaluation.history, "final": final.history})
     write_json(out_dir / "metrics.json", metrics)
     return metrics

@@ -22,17 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import versions
-from embeddings.index import VectorIndex, normalise
+from embeddings import integrity, versions
+from embeddings.hybrid import Blend
+from embeddings.search import VectorIndex, normalise
 
 logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 0.5  # seconds between stats of active.json
+TRAIN_COMMAND = "python manage.py train --wait"  # what every "no model yet" message tells the reader to run
+RETRY_AFTER = 5.0  # seconds before a version that failed to load is tried again (its files may be repaired)
 DISLIKE_WEIGHT = 0.5
 
 
 class NoActiveVersion(RuntimeError):
-    """No model version is active (none trained yet, or active.json unreadable)."""
+    """No model version can be served: none trained yet (damaged False), or the active one is missing or broken."""
+
+    def __init__(self, message: str, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 class UnknownId(KeyError):
@@ -57,25 +64,34 @@ class LoadedVersion:
     links: VectorIndex
     metrics: dict = field(default_factory=dict)
     index_info: dict = field(default_factory=dict)
-    loaded_at: float = 0.0
+    blend: Blend | None = None  # None for versions trained before book_tfidf.npz existed: embedding alone
 
     @classmethod
     def open(cls, folder: Path) -> "LoadedVersion":
         folder = Path(folder)
+        damage = integrity.problems(folder, versions.REQUIRED_FILES)
+        if damage:
+            raise versions.VersionError(f"version {folder.name} cannot be served: {'; '.join(damage)}")
         index_path = folder / "index.json"
+        books = VectorIndex(folder, "book")
         return cls(
             version_id=folder.name,
             folder=folder,
-            books=VectorIndex(folder, "book"),
+            books=books,
             links=VectorIndex(folder, "link"),
             metrics=versions.read_json(folder / "metrics.json"),
             index_info=versions.read_json(index_path) if index_path.is_file() else {},
-            loaded_at=time.time(),
+            blend=Blend.open(folder, books.vectors),
         )
 
     def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
+        """The k books most like one book: the blend of embeddings/hybrid.py (the ranking evaluation scores as
+        "served"), with its blended score; the embedding's cosine alone for versions without the TF-IDF file."""
         row = _rows(self.books, "book", [book_id])[0]
-        return _to_ids(self.books, self.books.nearest_to_row(row, k))
+        if self.blend is None:
+            return _to_ids(self.books, self.books.nearest_to_row(row, k))
+        candidates = [r for r, _ in self.books.nearest_to_row(row, max(k, self.blend.candidates))]
+        return _to_ids(self.books, self.blend.nearest(row, k, embedding_rows=np.asarray(candidates, dtype=np.int64)))
 
     def similar_links(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
         row = _rows(self.links, "link", [link_id])[0]
@@ -143,6 +159,9 @@ class ActiveModel:
         self._loaded: LoadedVersion | None = None
         self._stamp: tuple[int, int, int] | None = None
         self._checked_at = float("-inf")
+        self._active_id: str | None = None  # what active.json names (may differ from what is served)
+        self._error: str | None = None  # why the version active.json names is not served
+        self._failed_at = float("-inf")
 
     def get(self) -> LoadedVersion | None:
         now = time.monotonic()
@@ -157,32 +176,56 @@ class ActiveModel:
     def require(self) -> LoadedVersion:
         loaded = self.get()
         if loaded is None:
+            if self._error:
+                raise NoActiveVersion(f"the active model version cannot be served: {self._error}", damaged=True)
             raise NoActiveVersion(f"no active model version in {self.root}")
         return loaded
+
+    def status(self) -> dict:
+        """For /healthz: what active.json names, what this process serves, and why they differ."""
+        loaded = self.get()
+        report = {"active": self._active_id, "served": self._version_id(), "error": self._error}
+        if loaded is not None:
+            # stats only: a served version whose files were deleted or truncated since it was loaded
+            damage = integrity.problems(loaded.folder, versions.REQUIRED_FILES, checksums=False)
+            if damage:
+                report["error"] = f"served version {loaded.version_id} is damaged: {'; '.join(damage)}"
+        report["ok"] = loaded is not None and report["error"] is None
+        return report
 
     def _refresh(self) -> None:
         try:
             st = os.stat(self.root / versions.ACTIVE_FILE)
         except FileNotFoundError:
-            self._loaded, self._stamp = None, None
+            self._loaded, self._stamp, self._active_id, self._error = None, None, None, None
             return
         stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
-        if stamp == self._stamp:
+        if stamp == self._stamp and not (self._error and time.monotonic() - self._failed_at >= RETRY_AFTER):
             return
-        self._stamp = stamp  # also on failure below: retry only when active.json changes again
+        self._stamp = stamp  # also on failure below: retried when active.json changes, or after RETRY_AFTER
         try:
             version_id = versions.read_json(self.root / versions.ACTIVE_FILE)["version"]
-        except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
             logger.exception("unreadable %s; keeping version %s", versions.ACTIVE_FILE, self._version_id())
+            self._fail(f"{versions.ACTIVE_FILE} is unreadable: {exc}")
             return
+        self._active_id = version_id
         if self._loaded is not None and self._loaded.version_id == version_id:
+            self._error = None
             return
         try:
             self._loaded = LoadedVersion.open(versions.version_path(self.root, version_id))
-        except Exception:  # a broken version must not take the site down while an older one still works
+        except Exception as exc:  # a broken version must not take the site down while an older one still works
             logger.exception("cannot load version %s; keeping %s", version_id, self._version_id())
+            self._fail(f"version {version_id} failed to load ({type(exc).__name__}: {exc})")
             return
+        self._error = None
         logger.info("serving model version %s", version_id)
+
+    def _fail(self, error: str) -> None:
+        served = self._version_id()
+        self._error = error + (f"; still serving {served}" if served else "")
+        self._failed_at = time.monotonic()
 
     def _version_id(self) -> str | None:
         return self._loaded.version_id if self._loaded else None

@@ -1,4 +1,4 @@
-"""Training loop: the Keras model of embeddings/model.py, stepped by a sparse (lazy) Adam.
+"""Training loop: the Keras model of embeddings/keras_model.py, stepped by a sparse (lazy) Adam.
 
 Keras' fit + Adam updates every row of both embedding tables at every step, so a step costs O(catalogue).
 Here a tf.function step gathers only the rows a batch touches, runs the model's own layers on them
@@ -18,13 +18,14 @@ import numpy as np
 from embeddings.batches import Batch, BatchSampler
 from embeddings.dataset import TrainingData
 from embeddings.params import TrainParams
+from embeddings.search import normalise_rows
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
 
-from embeddings.model import build_model
+from embeddings.keras_model import build_model
 
 PROGRESS_INTERVAL = 0.5  # seconds between on_progress calls inside an epoch
 CHUNK_SECONDS = 0.2  # training steps per compiled call: about this long (cancel and progress checked between)
@@ -40,12 +41,6 @@ class TrainResult:
     link_vectors: np.ndarray  # float32 (n_links, dim), L2-normalised rows
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 class EpochTensors(NamedTuple):
@@ -251,7 +246,7 @@ def make_model(data: TrainingData, params: TrainParams) -> tuple[keras.Model, Sp
 def model_vectors(model: keras.Model) -> tuple[np.ndarray, np.ndarray]:
     books = model.get_layer("book_embedding").get_weights()[0]
     links = model.get_layer("link_embedding").get_weights()[0]
-    return l2_normalise(books), l2_normalise(links)
+    return normalise_rows(books), normalise_rows(links)
 
 
 def train(
@@ -261,7 +256,7 @@ def train(
     should_cancel: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train on data.pairs; returns L2-normalised book and link vectors and the per-epoch history."""
-    params = params or TrainParams()
+    params = (params or TrainParams()).resolved(len(data.pairs))
     started = time.perf_counter()
     model, stepper = make_model(data, params)
     sampler = BatchSampler(
@@ -285,12 +280,13 @@ def train(
     last_report = time.perf_counter()
     train_started = last_report
 
-    def report(epoch: int, step: int, loss: float, accuracy: float | None) -> None:
+    def report(epoch: int, step: int, loss: float, accuracy: float | None, epoch_end: bool = False) -> None:
         elapsed = time.perf_counter() - train_started
         rate = examples_done / elapsed if elapsed > 0 else 0.0
         remaining = (total_steps - step) * sampler.batch_size
         on_progress(
             {
+                "epoch_end": epoch_end,
                 "epoch": epoch,
                 "epochs": params.epochs,
                 "step": step,
@@ -348,7 +344,7 @@ def train(
             history.append(entry)
             if on_progress is not None:
                 last_report = time.perf_counter()
-                report(epoch, step, entry["loss"], entry["accuracy"])
+                report(epoch, step, entry["loss"], entry["accuracy"], epoch_end=True)
 
     book_vectors, link_vectors = model_vectors(model)
     return TrainResult(book_vectors, link_vectors, history, time.perf_counter() - started)

@@ -7,11 +7,21 @@
         book_vectors.npy           float32 (n_books, dim), L2-normalised rows
         link_vectors.npy           float32 (n_links, dim), L2-normalised rows
         book_ids.npy, link_ids.npy int64 catalogue ids (Book.id, Link.id) of each row
+        book_tfidf.npz             scipy CSR book x link TF-IDF, the served blend's second signal (hybrid.py)
         params.json                hyperparameters and catalogue counts
         history.json               training curve (per epoch)
         metrics.json               evaluation (embedding and baselines), index recall and timing
         books.ann, links.ann       Annoy indexes (angular) over the vector rows
         index.json                 n_trees, search_k and measured recall of each index
+        map_books.npy, map_links.npy   float32 (n, 2) UMAP coordinates, rows as in book_ids/link_ids (the map)
+        map.json                   the projection's settings, timing and faithfulness@10 (also metrics["map"])
+        manifest.json              size and SHA-256 of every other file (embeddings/integrity.py)
+
+The one exception to "never written again": a version published before the map existed may get its map_*.npy
+and map.json added later (`manage.py project_version`, embeddings/projection.py). They are additions only, each
+written under a temporary name and renamed into place (os.replace), map.json last; no existing file changes, so
+a reader sees a version without a map or with a complete one. metrics.json stays as trained: the backfilled
+faithfulness lives in map.json and in ModelVersion.metrics["map"].
 
 This module uses only the standard library and numpy, so web processes may import it.
 """
@@ -25,6 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from embeddings.integrity import write_manifest
 
 ACTIVE_FILE = "active.json"
 REQUIRED_FILES = ("book_vectors.npy", "link_vectors.npy", "book_ids.npy", "link_ids.npy", "metrics.json")
@@ -64,6 +76,7 @@ def publish(root: Path, staging_dir: Path, version_id: str) -> Path:
     missing = [name for name in REQUIRED_FILES if not (staging_dir / name).is_file()]
     if missing:
         raise VersionError(f"cannot publish {version_id}: missing {', '.join(missing)}")
+    write_manifest(staging_dir)  # sizes and checksums: web processes refuse a damaged copy
     target = version_path(root, version_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(staging_dir, target)
@@ -74,8 +87,24 @@ def discard(staging_dir: Path) -> None:
     shutil.rmtree(staging_dir, ignore_errors=True)
 
 
+def json_safe(data: object) -> object:
+    """data with numpy scalars as Python numbers and every non-finite float (NaN, inf) as None.
+
+    A value that cannot be computed is null in JSON, never NaN: NaN is not JSON, and databases refuse it.
+    """
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [json_safe(value) for value in data]
+    if isinstance(data, np.generic):
+        data = data.item()
+    if isinstance(data, float) and not np.isfinite(data):
+        return None
+    return data
+
+
 def write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float))
+    path.write_text(json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False))
 
 
 def read_json(path: Path) -> dict:
@@ -111,9 +140,8 @@ def list_versions(root: Path) -> list[str]:
 
 def load_vectors(folder: Path, kind: str, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of 'book' or 'link'; memory-mapped so processes share the pages."""
-    mode = "r" if mmap else None
-    vectors = np.load(folder / f"{kind}_vectors.npy", mmap_mode=mode)
-    ids = np.load(folder / f"{kind}_ids.npy")
+    vectors = np.load(Path(folder) / f"{kind}_vectors.npy", mmap_mode="r" if mmap else None)
+    ids = np.load(Path(folder) / f"{kind}_ids.npy")
     if len(ids) != len(vectors):
-        raise VersionError(f"{folder.name}: {kind} ids and vectors differ in length")
+        raise VersionError(f"{Path(folder).name}: {kind} ids and vectors differ in length")
     return ids, vectors

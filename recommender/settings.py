@@ -10,6 +10,11 @@
 | BOOKS_DATA      | unset (files, a directory or a glob)       |
 | ARTIFACTS_DIR   | var/artifacts                              |
 | ANSWER_CACHE_SECONDS | 600 (0 turns the answer cache off)    |
+| NUMBA_CACHE_DIR | var/numba (UMAP's compiled kernels, workers only) |
+| MAP_N_NEIGHBORS, MAP_MIN_DIST | 15, 0.1 (UMAP of the map)        |
+| RETRAIN_SCHEDULE | unset: off; a crontab or an interval (6h) |
+| TRAINING_STALE_SECONDS | 90 (a run silent this long is failed) |
+| HTTPS           | off (on: https redirect, secure cookies, HSTS) |
 """
 
 import os
@@ -21,11 +26,19 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
+    """True/false from the environment; any other word is an error rather than a silent False."""
+    value = os.environ.get(name, "").strip().lower()
+    if value == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value not in TRUE_WORDS | FALSE_WORDS:
+        allowed = "/".join(sorted(TRUE_WORDS)) + " or " + "/".join(sorted(FALSE_WORDS))
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not a boolean: use {allowed}")
+    return value in TRUE_WORDS
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -33,7 +46,6 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG")
 # SECRET_KEY, else the key `make run` generated into var/secret_key, so that manage.py commands share it.
@@ -53,6 +65,14 @@ BOOKS_DATA = os.environ.get("BOOKS_DATA", "")
 # How long recommendation answers stay cached (per model version, so a new version is seen at once); 0: off.
 ANSWER_CACHE_SECONDS = int(os.environ.get("ANSWER_CACHE_SECONDS", "600"))
 ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", VAR_DIR / "artifacts"))
+# What training reads the catalogue through (embeddings never imports recommender): () -> (books, pairs) frames.
+TRAINING_FRAMES_LOADER = "recommender.catalogue.frames.load_frames"
+# The map (embeddings/projection.py): numba's JIT cache, so UMAP compiles once per machine, and UMAP's settings.
+NUMBA_CACHE_DIR = Path(os.environ.get("NUMBA_CACHE_DIR", VAR_DIR / "numba"))
+MAP_N_NEIGHBORS = int(os.environ.get("MAP_N_NEIGHBORS", "15"))
+MAP_MIN_DIST = float(os.environ.get("MAP_MIN_DIST", "0.1"))
+# Periodic retraining with celery beat: a crontab ("0 3 * * 0") or an interval ("6h"); off when empty.
+RETRAIN_SCHEDULE = os.environ.get("RETRAIN_SCHEDULE", "").strip()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -67,6 +87,7 @@ INSTALLED_APPS = [
     "recommender.front",
     "recommender.api",
     "recommender.librarian",
+    "recommender.map",
     "embeddings",
 ]
 
@@ -76,10 +97,13 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "recommender.hostile.RejectControlCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, so it sees a view's database errors first: 503 JSON while the database is unreachable
+    "recommender.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "recommender.urls"
@@ -95,6 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "recommender.front.context.train_command",
             ],
         },
     },
@@ -113,18 +138,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests use a file so that a worker process can see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A server that is down or restarting fails the request in seconds (503, recommender/unavailable.py).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Redis down: the cache misses and drops writes within a quarter second, then skips Redis for a few
+    # seconds (recommender/resilient_cache.py); a queued training run is refused after one quick retry.
+    CACHES = {
+        "default": {
+            "BACKEND": "recommender.resilient_cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+    # the result store subscribes when a task is sent: its default (20 retries, 1 s apart) would hang the request
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+        "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+    }
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
 else:
     # No services at all: Celery passes messages through files under var/celery.
     CELERY_DIR = VAR_DIR / "celery"
-    for sub in ("queue", "processed", "results"):
-        (CELERY_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DIR / "queue"),
@@ -135,6 +176,22 @@ else:
     }
     CELERY_RESULT_BACKEND = f"file://{CELERY_DIR / 'results'}"
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# HTTPS=1 in production (behind a proxy that terminates TLS and sets X-Forwarded-Proto): redirect to https,
+# secure-only cookies, HSTS for a year. /healthz stays reachable over plain http for load balancers.
+HTTPS = env_bool("HTTPS")
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Seconds without a heartbeat after which a running training run counts as lost (its worker died).
+TRAINING_STALE_SECONDS = float(os.environ.get("TRAINING_STALE_SECONDS", "90"))
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -159,7 +216,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 # WhiteNoise serves static/ straight from the finders, so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True
 
@@ -167,6 +223,12 @@ WHITENOISE_USE_FINDERS = True
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_METHODS = ("GET", "OPTIONS", "POST")
+
+# Folders processes need; importing settings creates none: manage.py, wsgi.py, the worker and the tests create them
+# (recommender/local_dirs.py).
+LOCAL_DIRS = [VAR_DIR, STATIC_ROOT]
+if not REDIS_URL:
+    LOCAL_DIRS += [CELERY_DIR / sub for sub in ("queue", "processed", "results", "control")]
 
 LOGGING = {
     "version": 1,

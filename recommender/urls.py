@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("recommender.api.urls")),
     path("", include("recommender.librarian.urls")),
+    path("", include("recommender.map.urls")),
     path("", include("recommender.catalogue.urls")),
     path("", include("recommender.front.urls")),
 ]

@@ -3,25 +3,32 @@
 import io
 import os
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
-WIKIPEDIA = SHARED_DATA / "wikipedia"
-GOODBOOKS = SHARED_DATA / "goodbooks"
+from tests.browser import browser, other_origin, page, site  # noqa: F401 (fixtures for the browser tests)
+from tests.helpers import FAST_PARAMS, ROOT, WIKIPEDIA, test_database_url, wait_for
 
-# Counts of the shared Wikipedia sample after cleaning (both partitions).
-SAMPLE_BOOKS = 1780
-SAMPLE_LINKS = 38936
-SAMPLE_PAIRS = 63773
+# Tests that use these fixtures start a worker or train a model first: marked slow, so `pytest -m "not slow"` is
+# the quick loop (test modules that train or drive a browser carry the mark themselves).
+SLOW_FIXTURES = {"celery_worker_process", "trained_catalogue"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_configure(config) -> None:
+    """The folders settings name (the SQLite file's, the file broker's): importing settings creates none."""
+    from recommender.local_dirs import create_local_dirs
+
+    create_local_dirs()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -54,51 +61,16 @@ def sample_catalogue(db, wikipedia_dir):
     call_command("import_books", str(wikipedia_dir), stdout=io.StringIO(), stderr=io.StringIO())
 
 
-def test_database_url() -> str:
-    """A URL for the test database, for processes the test starts (workers, servers)."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-test_database_url.__test__ = False  # not a test, despite the name
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture
 def celery_worker_process(transactional_db, artifacts_dir, tmp_path):
     """A real `celery worker` process on the configured broker, reading the test database."""
-    from recommender.celery import app
+    from recommender.celery import app, worker_command
 
     app.control.purge()  # messages left by an earlier run must not reach this worker
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
     log = tmp_path / "worker.log"
     env = {**os.environ, "DATABASE_URL": test_database_url(), "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR)}
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "recommender",
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "-n",
-        name,
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    command = worker_command("--pool=solo", "-n", name, "--without-gossip", "--without-mingle")
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -117,10 +89,6 @@ def celery_worker_process(transactional_db, artifacts_dir, tmp_path):
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-# Small and quick: tests of serving need a real trained version, not a good one.
-FAST_PARAMS = {"epochs": 6, "dim": 16, "batch_positives": 1024, "seed": 3}
 
 
 @pytest.fixture(scope="module")

@@ -2,28 +2,8 @@
 
 import numpy as np
 
-from embeddings.dataset import TrainingData
 from embeddings.evaluation import METRIC_NAMES, evaluate, format_metrics_table, holdout_split
-
-
-def clustered_data(n_per: int = 20, links_per: int = 15, seed: int = 0) -> TrainingData:
-    """Two groups of books, each linking mostly to its own links; genre and author follow the group."""
-    rng = np.random.default_rng(seed)
-    pairs = []
-    for book in range(2 * n_per):
-        group = book // n_per
-        own = rng.choice(links_per, size=8, replace=False) + group * links_per
-        pairs += [(book, link) for link in own]
-        pairs.append((book, 2 * links_per + rng.integers(0, 3)))  # a few shared links
-    pairs = np.unique(np.array(pairs, dtype=np.int32), axis=0)
-    n_books, n_links = 2 * n_per, 2 * links_per + 3
-    return TrainingData(
-        book_ids=np.arange(100, 100 + n_books, dtype=np.int64),
-        link_ids=np.arange(n_links, dtype=np.int64),
-        pairs=pairs,
-        book_genres=[frozenset({"fantasy"}) if b < n_per else frozenset({"crime", "drama"}) for b in range(n_books)],
-        book_authors=np.array(["a" if b < n_per else ("" if b % 2 else "b") for b in range(n_books)], dtype=object),
-    )
+from tests.helpers import clustered_data
 
 
 def test_holdout_split_is_seeded_and_keeps_every_book():

@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 
 from recommender.catalogue.models import Book, BookLink, Link, Source
 from recommender.catalogue.sources import read_book_info
-from tests.conftest import SAMPLE_BOOKS, SAMPLE_LINKS, SAMPLE_PAIRS
+from tests.helpers import SAMPLE_BOOKS, SAMPLE_LINKS, SAMPLE_PAIRS
 
 pytestmark = pytest.mark.django_db
 

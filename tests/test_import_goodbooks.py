@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from recommender.catalogue.models import Book, BookLink, Link, Source
 from recommender.catalogue.sources import is_shelf_tag
-from tests.conftest import GOODBOOKS
+from tests.helpers import GOODBOOKS
 
 pytestmark = pytest.mark.django_db
 

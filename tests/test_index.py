@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from annoy import AnnoyIndex
 
-from embeddings.index import VectorIndex, angular_to_cosine, build_indexes, exact_top_k, scans_everything
+from embeddings.indexing import build_indexes
+from embeddings.search import VectorIndex, angular_to_cosine, exact_top_k, scans_everything
 
 
 def random_unit(n: int, dim: int, seed: int) -> np.ndarray:

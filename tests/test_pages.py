@@ -35,7 +35,7 @@ def test_home_has_search_and_entry_points(client, trained):
     tiles = response.context["entry_points"]
     assert len(tiles) == 6
     for tile in tiles:
-        assert f'href="/books/{tile["id"]}/"' in html
+        assert f'href="/books/{tile.id}/"' in html
     assert response.context["popular_links"] and "/links/" in html
     assert TRAIN_HINT not in html
     assert response["X-Frame-Options"] == "DENY"
@@ -43,10 +43,10 @@ def test_home_has_search_and_entry_points(client, trained):
 
 def test_entry_points_are_well_linked_and_change_by_day(trained):
     pool = set(pages.well_linked_ids())
-    monday = [card["id"] for card in pages.entry_points(day=datetime.date(2025, 3, 3))]
-    assert monday == [card["id"] for card in pages.entry_points(day=datetime.date(2025, 3, 3))]
+    monday = [card.id for card in pages.entry_points(day=datetime.date(2025, 3, 3))]
+    assert monday == [card.id for card in pages.entry_points(day=datetime.date(2025, 3, 3))]
     assert set(monday) <= pool
-    week = {tuple(card["id"] for card in pages.entry_points(day=datetime.date(2025, 3, d))) for d in range(3, 10)}
+    week = {tuple(card.id for card in pages.entry_points(day=datetime.date(2025, 3, d))) for d in range(3, 10)}
     assert len(week) > 1
 
 
@@ -56,20 +56,20 @@ def test_book_page_shows_similar_books_with_bars_and_shared_links(client, traine
     assert response.status_code == 200
     similar = response.context["similar"]
     assert similar.ok and len(similar.results) == 10
-    assert book.pk not in [r["id"] for r in similar.results]
+    assert book.pk not in [r.id for r in similar.results]
     html = response.text
-    own_links = set(book.links.values_list("name", flat=True))
-    explained = [r for r in similar.results if r["links"]]
+    own_links = set(book.links.values_list("id", "name"))
+    explained = [r for r in similar.results if r.shared_links]
     assert explained, "some similar book shares a link with the book"
     for result in similar.results:
-        assert f'href="/books/{result["id"]}/"' in html
-        assert f'style="width: {result["percent"]}%"' in html
-        assert 0 <= result["percent"] <= 100
-        assert {link["name"] for link in result["links"]} <= own_links
-    for link in explained[0]["links"]:
-        assert f'href="/links/{link["id"]}/">{escape(link["name"])}</a>' in html
+        assert f'href="/books/{result.id}/"' in html
+        assert f'style="width: {result.percent}%"' in html
+        assert 0 <= result.percent <= 100
+        assert set(result.shared_links) <= own_links
+    for link_id, name in explained[0].shared_links:
+        assert f'href="/links/{link_id}/">{escape(name)}</a>' in html
     assert html.count('class="bar"') == 10
-    sims = [r["similarity"] for r in similar.results]
+    sims = [r.similarity for r in similar.results]
     assert sims == sorted(sims, reverse=True)
 
 
@@ -116,7 +116,7 @@ def test_for_me_reads_ids_from_the_url(client, trained):
     assert [card["id"] for card in context["disliked"]] == [disliked]
     results = context["recommendations"].results
     assert len(results) == 12
-    assert not {r["id"] for r in results} & {*liked, disliked}
+    assert not {r.id for r in results} & {*liked, disliked}
     share = f"/for-me/?like={liked[0]},{liked[1]}&amp;dislike={disliked}"
     assert share in response.text
     # each chip removes its book from the URL
@@ -150,7 +150,7 @@ def test_parse_ids():
     assert pages.parse_ids("3, 1,x,3,,2") == [3, 1, 2]
     assert pages.parse_ids(["1,2", "2,4"]) == [1, 2, 4]
     assert pages.parse_ids(None) == []
-    assert len(pages.parse_ids(",".join(map(str, range(1, 200))))) == pages.MAX_IDS
+    assert len(pages.parse_ids(",".join(map(str, range(1, 200))))) == pages.MAX_READER_IDS
 
 
 def test_widget_book_page_over_the_model(client, trained):

@@ -12,7 +12,7 @@ from embeddings.models import TrainingRun
 from recommender.catalogue.models import Book
 from recommender.celery import app
 from recommender.data import DataUnavailable, data_paths, download, is_goodbooks_dir
-from tests.conftest import GOODBOOKS, WIKIPEDIA
+from tests.helpers import GOODBOOKS, WIKIPEDIA
 
 
 def test_books_data_wins_then_data_dir(tmp_path):

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PROBE = """
 import json
@@ -44,6 +44,7 @@ def settings_with(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
 def test_defaults_need_no_services(tmp_path):
     result = settings_with({"SECRET_KEY": "k"}, tmp_path)
     assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "var").exists()  # importing settings creates no files or folders
     values = json.loads(result.stdout)
     assert values["engine"] == "django.db.backends.sqlite3"
     assert values["db_name"] == str(tmp_path / "var" / "db.sqlite3")
@@ -69,7 +70,7 @@ def test_services_from_environment(tmp_path):
     assert values["engine"] == "django.db.backends.postgresql"
     assert values["db_name"] == "books"
     assert values["broker"] == values["results"] == "redis://127.0.0.1:6379/3"
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "recommender.resilient_cache.ResilientRedisCache"
     assert values["hosts"] == ["books.example.org", "www.example.org"]
     assert values["books_data"] == "/data/books"
     assert values["artifacts"] == str(tmp_path / "models")
@@ -84,3 +85,25 @@ def test_secret_key_required_without_debug(tmp_path):
     (tmp_path / "var").mkdir(exist_ok=True)
     (tmp_path / "var" / "secret_key").write_text("generated-by-make-run\n")
     assert settings_with({}, tmp_path).returncode == 0  # the key make run generated
+
+
+def test_booleans_are_strict(tmp_path):
+    for word, expected in [("yes", True), ("On", True), ("0", False), ("off", False), ("", False)]:
+        result = settings_with({"SECRET_KEY": "k", "DEBUG": word}, tmp_path)
+        assert result.returncode == 0, (word, result.stderr)
+        assert json.loads(result.stdout)["debug"] is expected, word
+    for word in ("maybe", "2", "truee"):
+        result = settings_with({"SECRET_KEY": "k", "DEBUG": word}, tmp_path)
+        assert result.returncode != 0, word
+        assert "ImproperlyConfigured" in result.stderr and f"DEBUG={word!r} is not a boolean" in result.stderr
+
+
+def test_manage_py_creates_the_folders_it_needs(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env.update({"SECRET_KEY": "k", "VAR_DIR": str(tmp_path / "var")})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    for folder in ("staticfiles", "celery/queue", "celery/processed", "celery/results"):
+        assert (tmp_path / "var" / folder).is_dir(), folder

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from embeddings import jobs, versions
 from embeddings.models import ModelVersion, RunStatus, TrainingRun
-from tests.conftest import wait_for
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.slow  # trains models (TensorFlow)
 
 SMALL = {"epochs": 2, "dim": 8, "batch_positives": 512, "seed": 7}
 

@@ -1,5 +1,6 @@
 """Web processes never import TensorFlow, Keras or UMAP: a fresh process serves real requests, then looks."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from recommender.catalogue.models import Book
-from tests.conftest import ROOT, test_database_url
+from tests.helpers import ROOT, test_database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +24,38 @@ book, other = sys.argv[1], sys.argv[2]
 statuses = [
     client.get(url).status_code
     for url in ["/healthz", "/books/", f"/books/{book}/", f"/api/books/{book}/", f"/api/books/{book}/similar/?k=5",
-                "/api/books/?q=mars", "/api/links/?q=mars", "/api/schema/"]
+                "/api/books/?q=mars", "/api/links/?q=mars", "/api/schema/",
+                "/map/", "/map/links/", "/map/data/books.json", "/map/data/links.json"]
 ]
 liked = {"liked": [int(book), int(other)]}
 statuses.append(client.post("/api/recommend/", liked, content_type="application/json").status_code)
-heavy = sorted({name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "umap", "tf_keras"})
+# staff pages that open version folders (comparison, Projector export), as an unsaved staff user: the test's
+# transaction holds the database, so this process only reads
+from django.contrib.auth.models import User
+from django.test import RequestFactory
+from recommender.librarian import views
+
+def as_staff(view, path, **kwargs):
+    request = RequestFactory(HTTP_HOST="localhost").get(path)
+    request.user = User(username="staff", is_staff=True, is_active=True)
+    return view(request, **kwargs)
+
+version = sys.argv[3]
+statuses.append(as_staff(views.show_versions, f"/training/versions/?books={book}").status_code)
+export = as_staff(views.download_projector, "/", version_id=version, kind="books", name="vectors.tsv")
+b"".join(export.streaming_content)
+statuses += [export.status_code, client.get("/model-status/").status_code]
+heavy = sorted(
+    {name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "umap", "tf_keras", "numba", "pynndescent"}
+)
 print(json.dumps({"statuses": statuses, "heavy": heavy}))
 """
 
 
 def test_serving_requests_loads_no_tensorflow(trained_catalogue):
+    # umap-learn, numba and TensorFlow are installed (workers use them): had a web module imported one, the
+    # subprocess below would list it.
+    assert all(importlib.util.find_spec(name) for name in ("umap", "numba", "pynndescent", "tensorflow"))
     book = Book.objects.get(title="Space Cadet").id
     other = Book.objects.get(title="Red Planet (novel)").id
     env = {
@@ -42,7 +65,7 @@ def test_serving_requests_loads_no_tensorflow(trained_catalogue):
         "ALLOWED_HOSTS": "localhost",
     }
     result = subprocess.run(
-        [sys.executable, "-c", SERVE_THEN_LOOK, str(book), str(other)],
+        [sys.executable, "-c", SERVE_THEN_LOOK, str(book), str(other), trained_catalogue.version_id],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -52,3 +75,4 @@ def test_serving_requests_loads_no_tensorflow(trained_catalogue):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert all(status == 200 for status in report["statuses"]), report
     assert report["heavy"] == []
+    assert all(importlib.util.find_spec(name) for name in ("tensorflow", "keras", "umap"))  # so the check can fail

@@ -6,6 +6,7 @@ import pytest
 
 from recommender.catalogue.models import Book
 from recommender.front import pages
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -42,20 +43,13 @@ def test_framed_widget_without_a_model(client, sample_catalogue, artifacts_dir):
 
 
 @pytest.mark.parametrize(
-    ("path", "markers"),
-    [
-        ("/static/widget.js", ["data-book-recommendations", "attachShadow", "document.currentScript", "/similar/?k="]),
-        ("/static/js/autocomplete.js", ["aria-activedescendant", "ArrowDown", "Escape"]),
-        ("/static/js/copy.js", ["clipboard"]),
-        ("/static/css/widget.css", [".rw-card"]),
-    ],
+    "path", ["/static/widget.js", "/static/js/autocomplete.js", "/static/js/copy.js", "/static/css/widget.css"]
 )
-def test_assets_are_served_from_static(client, db, path, markers):
+def test_assets_are_served_from_static(client, db, path):
+    """The files themselves, from this server (what they do is driven in a browser: tests/test_browser.py)."""
     response = client.get(path)
     assert response.status_code == 200
     body = b"".join(response.streaming_content) if response.streaming else response.content
-    text = body.decode()
-    for marker in markers:
-        assert marker in text, marker
+    assert body == (ROOT / path.lstrip("/")).read_bytes()
     kind = "text/css" if path.endswith(".css") else "javascript"
     assert kind in response["Content-Type"]

@@ -1,5 +1,6 @@
 """The JSON API. Thin views: parameters in, recommender.recommendations and the catalogue out."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -7,35 +8,25 @@ from django.views.decorators.csrf import csrf_exempt
 
 from recommender import recommendations
 from recommender.api.caching import cached_per_version
-from recommender.api.errors import (
-    BadRequest,
-    allow,
-    error,
-    id_list,
-    int_param,
-    json_api,
-    parse_json_object,
-)
+from recommender.api.decorators import allow, error, json_api
+from recommender.api.params import MAX_ID, BadRequest, id_list, int_param, parse_json_object
 from recommender.catalogue.models import Book, Link
 
 MAX_K = 100
 MAX_LIMIT = 50
-MAX_IDS = 50
 SCHEMA = Path(__file__).with_name("openapi.json")
 
 
-def _book(book_id: int) -> Book:
-    book = Book.objects.filter(pk=book_id).first()
-    if book is None:
-        raise Http404(f"no book with id {book_id}")
-    return book
+def as_json(results: list) -> list[dict]:
+    """Results as the API answers them: BookResult.to_json() (links are dicts already)."""
+    return [r.to_json() if isinstance(r, recommendations.BookResult) else r for r in results]
 
 
-def _link(link_id: int) -> Link:
-    link = Link.objects.filter(pk=link_id).first()
-    if link is None:
-        raise Http404(f"no link with id {link_id}")
-    return link
+def _get(model: type[Book] | type[Link], pk: int) -> Book | Link:
+    found = model.objects.filter(pk=pk).first() if pk <= MAX_ID else None
+    if found is None:
+        raise Http404(f"no {model.__name__.lower()} with id {pk}")
+    return found
 
 
 def _k(request: HttpRequest) -> int:
@@ -48,58 +39,59 @@ def _query(request: HttpRequest) -> str:
         raise BadRequest("q is required: the text to search for")
     if len(query) > 200:
         raise BadRequest("q is longer than 200 characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in query):  # NUL, escapes: never in a title
+        raise BadRequest("q holds control characters")
     return query
+
+
+def _search(request: HttpRequest, model: type[Book] | type[Link]) -> JsonResponse:
+    limit = int_param(request.GET.get("limit"), "limit", 10, 1, MAX_LIMIT)
+    found = model.objects.ranked_search(_query(request))[:limit]
+    return JsonResponse({"results": [item.to_dict() for item in found]})
 
 
 @allow("GET", "HEAD")
 @json_api
 def search_books(request: HttpRequest) -> JsonResponse:
-    limit = int_param(request.GET.get("limit"), "limit", 10, 1, MAX_LIMIT)
-    books = Book.objects.ranked_search(_query(request))[:limit]
-    return JsonResponse({"results": [book.to_dict() for book in books]})
+    return _search(request, Book)
 
 
 @allow("GET", "HEAD")
 @json_api
 def show_book(request: HttpRequest, book_id: int) -> JsonResponse:
-    book = _book(book_id)
+    book = _get(Book, book_id)
     links = [link.to_dict() for link in book.links.order_by("-book_count", "name")]
     return JsonResponse({**book.to_dict(), "infobox": dict(book.infobox_fields()), "links": links})
 
 
 @allow("GET", "HEAD")
-@cached_per_version
-@json_api
-def similar_books(request: HttpRequest, book_id: int) -> JsonResponse:
-    k = _k(request)
-    book = _book(book_id)
-    return JsonResponse({"book": book.to_dict(), "results": recommendations.similar_books(book, k)})
-
-
-@allow("GET", "HEAD")
 @json_api
 def search_links(request: HttpRequest) -> JsonResponse:
-    limit = int_param(request.GET.get("limit"), "limit", 10, 1, MAX_LIMIT)
-    links = Link.objects.ranked_search(_query(request))[:limit]
-    return JsonResponse({"results": [link.to_dict() for link in links]})
+    return _search(request, Link)
 
 
-@allow("GET", "HEAD")
-@cached_per_version
-@json_api
-def similar_links(request: HttpRequest, link_id: int) -> JsonResponse:
-    k = _k(request)
-    link = _link(link_id)
-    return JsonResponse({"link": link.to_dict(), "results": recommendations.similar_links(link, k)})
+def nearest_view(model: type[Book] | type[Link], find: Callable) -> Callable:
+    """A GET view: a book or link (the one id in the URL) and what is nearest to it, cached per model version.
+
+    k is checked before the book or link is looked up, so a bad k is a 400 even for an unknown id.
+    """
+
+    @allow("GET", "HEAD")
+    @cached_per_version
+    @json_api
+    def view(request: HttpRequest, **url_ids: int) -> JsonResponse:
+        (pk,) = url_ids.values()
+        k = _k(request)
+        anchor = _get(model, pk)
+        return JsonResponse({model.__name__.lower(): anchor.to_dict(), "results": as_json(find(anchor, k))})
+
+    view.__name__ = view.__qualname__ = find.__name__
+    return view
 
 
-@allow("GET", "HEAD")
-@cached_per_version
-@json_api
-def books_for_link(request: HttpRequest, link_id: int) -> JsonResponse:
-    k = _k(request)
-    link = _link(link_id)
-    return JsonResponse({"link": link.to_dict(), "results": recommendations.books_for_link(link, k)})
+similar_books = nearest_view(Book, recommendations.similar_books)
+similar_links = nearest_view(Link, recommendations.similar_links)
+books_for_link = nearest_view(Link, recommendations.books_for_link)
 
 
 @csrf_exempt  # changes nothing and needs no login: any client may post JSON without a CSRF token
@@ -107,20 +99,19 @@ def books_for_link(request: HttpRequest, link_id: int) -> JsonResponse:
 @json_api
 def recommend(request: HttpRequest) -> JsonResponse:
     data = parse_json_object(request.body, {"liked", "disliked", "k"})
-    liked = id_list(data.get("liked"), "liked", MAX_IDS)
-    disliked = id_list(data.get("disliked"), "disliked", MAX_IDS)
+    liked = id_list(data.get("liked"), "liked", recommendations.MAX_READER_IDS)
+    disliked = id_list(data.get("disliked"), "disliked", recommendations.MAX_READER_IDS)
     k = int_param(data.get("k"), "k", 10, 1, MAX_K)
     if not liked and not disliked:
         raise BadRequest("name at least one book in liked or disliked")
-    both = sorted(set(liked) & set(disliked))
+    both = recommendations.both_liked_and_disliked(liked, disliked)
     if both:
         raise BadRequest(f"ids both liked and disliked: {both}")
-    known = set(Book.objects.filter(pk__in=liked + disliked).values_list("pk", flat=True))
-    missing = [i for i in liked + disliked if i not in known]
+    _, missing = recommendations.known_books(liked + disliked)
     if missing:
         return error(f"unknown book ids: {missing}", 404, ids=missing)
     results = recommendations.recommend(liked, disliked, k)
-    return JsonResponse({"liked": liked, "disliked": disliked, "results": results})
+    return JsonResponse({"liked": liked, "disliked": disliked, "results": as_json(results)})
 
 
 @allow("GET", "HEAD")

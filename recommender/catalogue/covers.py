@@ -48,3 +48,8 @@ def initials(title: str) -> str:
     """One or two letters for the placeholder cover: 'The Hobbit' -> 'TH'."""
     words = [w for w in re.findall(r"\w+", title) if w]
     return "".join(w[0] for w in words[:2]).upper() or "?"
+
+
+def placeholder_hue(book_id: int) -> int:
+    """A colour for a placeholder cover, fixed per book, so that rows of placeholders are told apart."""
+    return (book_id * 137) % 360

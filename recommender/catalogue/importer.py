@@ -12,7 +12,10 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from tqdm import tqdm
 
+from embeddings.chunking import chunks
+from embeddings.stale import mark_stale_versions
 from recommender.catalogue.models import Book, BookLink, Link
+from recommender.catalogue.series import refresh_series
 from recommender.catalogue.sources import BadRecord, BookRecord
 from recommender.catalogue.text import search_key
 
@@ -86,11 +89,6 @@ class _Row:
     links: dict[str, int] | None
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class Importer:
     def __init__(
         self,
@@ -156,17 +154,21 @@ class Importer:
             Book.objects.all().delete()
             Link.objects.all().delete()
         self.report(f"--replace: deleted the {other} catalogue")
+        stale = mark_stale_versions(Book.objects.values_list("id", flat=True))
+        if stale:  # the served one keeps answering for ids that still exist until a new version is trained
+            self.report(f"--replace: {len(stale)} model version(s) marked stale; train a new one")
 
     def write(self, rows: dict[str, _Row]) -> ImportSummary:
         self.check_catalogue()
         link_ids = self._write_links(rows.values())
         ordered = list(rows.values())
         with tqdm(total=len(ordered), unit="book", desc="import", disable=self._bar_disabled()) as bar:
-            for batch in _chunks(ordered, BATCH_BOOKS):
+            for batch in chunks(ordered, BATCH_BOOKS):
                 with transaction.atomic():
                     self._write_batch(batch, link_ids)
                 bar.update(len(batch))
         self._refresh_link_counts()
+        refresh_series()
         return self.summary
 
     def _bar_disabled(self) -> bool | None:
@@ -176,11 +178,11 @@ class Importer:
         names = {name for row in rows if row.links for name in row.links}
         existing = dict(Link.objects.values_list("name", "id"))
         missing = sorted(names - existing.keys())
-        for chunk in _chunks(missing, 5000):
+        for chunk in chunks(missing, 5000):
             with transaction.atomic():
                 Link.objects.bulk_create([Link(name=name) for name in chunk], ignore_conflicts=True)
         if missing:
-            for chunk in _chunks(missing, SQL_CHUNK):
+            for chunk in chunks(missing, SQL_CHUNK):
                 existing.update(Link.objects.filter(name__in=chunk).values_list("name", "id"))
         self.summary.links_added += len(missing)
         return existing
@@ -232,7 +234,7 @@ class Importer:
 
     def _write_pairs(self, wanted: dict[int, dict[str, int]], link_ids: dict[str, int]) -> None:
         current: dict[tuple[int, int], tuple[int, int]] = {}
-        for chunk in _chunks(list(wanted), SQL_CHUNK):
+        for chunk in chunks(list(wanted), SQL_CHUNK):
             for pk, book_id, link_id, weight in BookLink.objects.filter(book_id__in=chunk).values_list(
                 "id", "book_id", "link_id", "weight"
             ):
@@ -250,7 +252,7 @@ class Importer:
         stale = [pk for key, (pk, _) in current.items() if key not in keep]
         _insert_pairs(new)
         BookLink.objects.bulk_update(updated, ["weight"], batch_size=1000)
-        for chunk in _chunks(stale, SQL_CHUNK):
+        for chunk in chunks(stale, SQL_CHUNK):
             BookLink.objects.filter(id__in=chunk).delete()
         self.summary.pairs_added += len(new)
         self.summary.pairs_updated += len(updated)

@@ -45,6 +45,8 @@ class Book(models.Model):
     pages = models.CharField(max_length=200, blank=True, help_text="As written, e.g. '320 pp.'")
     published = models.CharField(max_length=200, blank=True, help_text="Publication date as written")
     infobox = models.JSONField(default=dict, blank=True)
+    # Derived from the title (Goodreads) or the infobox (Wikipedia) by catalogue/series.py after each import.
+    series = models.CharField(max_length=500, blank=True, editable=False, help_text="Normalised series name")
     cover_url = models.URLField(max_length=500, blank=True)
     average_rating = models.FloatField(null=True, blank=True)
     external_id = models.CharField(max_length=50, blank=True, help_text="Goodreads book id")

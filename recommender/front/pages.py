@@ -16,21 +16,20 @@ from django.urls import reverse
 
 from embeddings.serving import NoActiveVersion, UnknownId
 from recommender import recommendations
-from recommender.catalogue.covers import initials
 from recommender.catalogue.models import Book, Link
+from recommender.recommendations import MAX_READER_IDS, BookCard, bar_percent
 
-TRAIN_COMMAND = "python manage.py train --wait"
 NO_MODEL = "no-model"
 NO_VECTOR = "no-vector"
+NO_BOOK = "no-book"
 ENTRY_POOL = 60  # the most linked books, from which the home page picks its entry points
-MAX_IDS = 50  # liked + disliked books on "For me", as the API allows
 
 
 @dataclass
 class Outcome:
-    """Results from the recommender, or why there are none (problem is NO_MODEL or NO_VECTOR)."""
+    """Results from the recommender, or why there are none (problem is NO_MODEL, NO_VECTOR or NO_BOOK)."""
 
-    results: list[dict] = field(default_factory=list)
+    results: list = field(default_factory=list)
     problem: str = ""
     missing_ids: list[int] = field(default_factory=list)
 
@@ -38,8 +37,17 @@ class Outcome:
     def ok(self) -> bool:
         return not self.problem
 
+    # named states for the templates
+    @property
+    def no_model(self) -> bool:
+        return self.problem == NO_MODEL
 
-def ask(call: Callable[[], list[dict]]) -> Outcome:
+    @property
+    def no_vector(self) -> bool:
+        return self.problem == NO_VECTOR
+
+
+def ask(call: Callable[[], list]) -> Outcome:
     try:
         return Outcome(call())
     except NoActiveVersion:
@@ -54,48 +62,6 @@ def model_ready() -> bool:
     except NoActiveVersion:
         return False
     return True
-
-
-def book_card(book: Book) -> dict:
-    """What a book tile needs: id, title, author, cover (URL or '') and placeholder initials."""
-    return {
-        "id": book.pk,
-        "title": book.title,
-        "author": book.author,
-        "genre": book.genre,
-        "cover": book.cover_image_url(),
-        "initials": initials(book.title),
-        "hue": placeholder_hue(book.pk),
-    }
-
-
-def placeholder_hue(book_id: int) -> int:
-    """A colour for a placeholder cover, fixed per book, so that rows of placeholders are told apart."""
-    return (book_id * 137) % 360
-
-
-def bar_percent(similarity: float) -> int:
-    """Width of a similarity bar: cosine similarity as a percentage, negatives shown as empty."""
-    return round(max(0.0, min(1.0, similarity)) * 100)
-
-
-def decorate(results: list[dict]) -> list[dict]:
-    """Book results from recommender.recommendations, with covers, bar widths and shared links as (id, name)."""
-    names = {name for r in results for name in r.get("shared_links", [])}
-    link_ids = dict(Link.objects.filter(name__in=names).values_list("name", "id")) if names else {}
-    decorated = []
-    for result in results:
-        decorated.append(
-            {
-                **result,
-                "cover": result["cover_url"],
-                "initials": initials(result["title"]),
-                "hue": placeholder_hue(result["id"]),
-                "percent": bar_percent(result["similarity"]),
-                "links": [{"id": link_ids.get(name), "name": name} for name in result.get("shared_links", [])],
-            }
-        )
-    return decorated
 
 
 def decorate_links(results: list[dict]) -> list[dict]:
@@ -117,13 +83,13 @@ def well_linked_ids(pool: int = ENTRY_POOL) -> list[int]:
     return ids
 
 
-def entry_points(count: int = 6, day: datetime.date | None = None) -> list[dict]:
+def entry_points(count: int = 6, day: datetime.date | None = None) -> list[BookCard]:
     """A handful of well-linked books, the same all day and different the next."""
     day = day or datetime.date.today()
     ids = well_linked_ids()
     chosen = random.Random(day.toordinal()).sample(ids, min(count, len(ids)))
     books = Book.objects.in_bulk(chosen)
-    return [book_card(books[i]) for i in chosen if i in books]
+    return [BookCard.of(books[i]) for i in chosen if i in books]
 
 
 def popular_links(count: int = 12) -> list[Link]:
@@ -153,20 +119,17 @@ def infobox_label(label: str) -> str:
 
 
 def book_page(book: Book, k: int = 10) -> dict:
-    outcome = ask(lambda: recommendations.similar_books(book, k))
-    outcome.results = decorate(outcome.results)
     return {
         "book": book,
-        "card": book_card(book),
+        "card": BookCard.of(book),
         "infobox": [(infobox_label(label), value) for label, value in book.infobox_fields()],
         "links": book.links.order_by("-book_count", "name"),
-        "similar": outcome,
+        "similar": ask(lambda: recommendations.similar_books(book, k)),
     }
 
 
 def link_page(link: Link, k: int = 10, members_shown: int = 30) -> dict:
     books = ask(lambda: recommendations.books_for_link(link, k))
-    books.results = decorate(books.results)
     links = ask(lambda: recommendations.similar_links(link, 2 * k))
     links.results = decorate_links(links.results)
     members = link.books.order_by("title").only("id", "title", "author")
@@ -191,7 +154,7 @@ def parse_ids(raw: str | Iterable[str] | None) -> list[int]:
     for part in parts:
         for item in part.replace(" ", ",").split(","):
             item = item.strip()
-            if item.isdigit() and int(item) not in ids and len(ids) < MAX_IDS:
+            if item.isdigit() and int(item) not in ids and len(ids) < MAX_READER_IDS:
                 ids.append(int(item))
     return ids
 
@@ -211,9 +174,9 @@ def for_me_url(liked: list[int], disliked: list[int]) -> str:
 
 def for_me_page(liked: list[int], disliked: list[int], query: str = "", k: int = 12) -> dict:
     """Recommendations for liked and disliked ids; ids that are unknown or have no vector are dropped and named."""
-    disliked = [i for i in disliked if i not in liked][: max(0, MAX_IDS - len(liked))]
-    known = Book.objects.only("id", "title", "author", "cover_url", "infobox").in_bulk(liked + disliked)
-    unknown = [i for i in liked + disliked if i not in known]
+    both = recommendations.both_liked_and_disliked(liked, disliked)
+    disliked = [i for i in disliked if i not in both][: max(0, MAX_READER_IDS - len(liked))]
+    known, unknown = recommendations.known_books(liked + disliked)
     liked = [i for i in liked if i in known]
     disliked = [i for i in disliked if i in known]
     without_vector: list[int] = []
@@ -229,17 +192,14 @@ def for_me_page(liked: list[int], disliked: list[int], query: str = "", k: int =
                 if rest_liked or rest_disliked
                 else Outcome()
             )
-        outcome.results = decorate(outcome.results)
     search = list(Book.objects.ranked_search(query)[:10]) if query else []
 
     def picked(ids: list[int], other: list[int], kind: str) -> list[dict]:
         cards = []
         for i in ids:
-            card = book_card(known[i])
             rest = [j for j in ids if j != i]
-            card["remove_url"] = for_me_url(rest, other) if kind == "like" else for_me_url(other, rest)
-            card["no_vector"] = i in without_vector
-            cards.append(card)
+            remove_url = for_me_url(rest, other) if kind == "like" else for_me_url(other, rest)
+            cards.append({"id": i, "title": known[i].title, "remove_url": remove_url, "no_vector": i in without_vector})
         return cards
 
     chosen = set(liked) | set(disliked)
@@ -255,7 +215,9 @@ def for_me_page(liked: list[int], disliked: list[int], query: str = "", k: int =
         "query": query,
         "search_results": [
             {
-                **book_card(book),
+                "id": book.pk,
+                "title": book.title,
+                "author": book.author,
                 "like_url": for_me_url([*liked, book.pk], disliked),
                 "dislike_url": for_me_url(liked, [*disliked, book.pk]),
             }
@@ -282,10 +244,8 @@ def widget_k(raw: str | None, default: int = 5) -> int:
 
 def widget_book_page(book: Book | None, k: int) -> dict:
     if book is None:
-        return {"book": None, "similar": Outcome(problem="no-book"), "k": k}
-    outcome = ask(lambda: recommendations.similar_books(book, k))
-    outcome.results = decorate(outcome.results)
-    return {"book": book, "similar": outcome, "k": k}
+        return {"book": None, "similar": Outcome(problem=NO_BOOK), "k": k}
+    return {"book": book, "similar": ask(lambda: recommendations.similar_books(book, k)), "k": k}
 
 
 def example_book() -> Book | None:

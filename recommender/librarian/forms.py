@@ -4,7 +4,7 @@ from embeddings.params import TrainParams
 
 
 class TrainingForm(forms.Form):
-    """Hyperparameters of a run; a blank field keeps the documented default of embeddings.training.TrainParams."""
+    """Hyperparameters of a run; a blank field keeps the documented default of embeddings.params.TrainParams."""
 
     epochs = forms.IntegerField(min_value=1, max_value=1000, required=False)
     dim = forms.IntegerField(min_value=2, max_value=512, required=False, label="Dimensions")
@@ -24,6 +24,7 @@ class TrainingForm(forms.Form):
         super().__init__(*args, **kwargs)
         defaults = TrainParams().to_dict()
         defaults["min_link_count"] = "by catalogue size"
+        defaults["epochs"] = "by catalogue size"
         for name, field in self.fields.items():
             if isinstance(field, forms.ChoiceField):
                 field.choices = [("", f"default ({defaults[name]})"), *field.choices[1:]]

@@ -102,7 +102,7 @@
         option.dataset.index = String(index);
         const title = document.createElement("span");
         title.className = "option-title";
-        title.textContent = book.title;
+        title.textContent = book.title ?? book.name; // books have titles, links names
         option.append(title);
         if (book.author) {
           const author = document.createElement("span");
@@ -193,7 +193,7 @@
     pick(index) {
       const book = this.books[index];
       if (!book) return;
-      this.input.value = book.title;
+      this.input.value = book.title ?? book.name;
       this.close();
       const detail = { book, kind: this.kind };
       const proceed = this.root.dispatchEvent(new CustomEvent("book-pick", { detail, bubbles: true, cancelable: true }));

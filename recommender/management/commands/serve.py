@@ -16,10 +16,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.jobs import RunRefused, start_training
-from embeddings.models import TrainingRun
+from embeddings.models import ModelVersion, TrainingRun
 from embeddings.versions import active_version_id
 from recommender.catalogue.importer import catalogue_is_empty
+from recommender.celery import worker_command
 from recommender.data import FULL_DATA_NAME, FULL_DATA_URL, DataUnavailable, data_paths, download, is_goodbooks_dir
+from recommender.librarian.schedule import ScheduleError, parse_schedule
 
 SHARED_SAMPLE = settings.BASE_DIR.parent / "shared" / "data" / "wikipedia"
 
@@ -34,6 +36,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="run the web server only")
 
     def handle(self, *args, **options) -> None:
+        try:
+            self.retrain_schedule = parse_schedule(settings.RETRAIN_SCHEDULE)
+        except ScheduleError as exc:
+            raise CommandError(str(exc)) from None
         call_command("migrate", interactive=False, verbosity=0)
         if catalogue_is_empty():
             self.import_data()
@@ -64,8 +70,11 @@ class Command(BaseCommand):
                 call_command("import_books", path)
 
     def queue_first_training(self) -> None:
-        """With no model yet, train one at once so that recommendations appear within a minute or two."""
-        if active_version_id(settings.ARTIFACTS_DIR) or TrainingRun.objects.in_progress().exists():
+        """With no model yet (or only one trained on a replaced catalogue), train one at once so that
+        recommendations appear within a minute or two."""
+        active = active_version_id(settings.ARTIFACTS_DIR)
+        stale = bool(active) and ModelVersion.objects.filter(version_id=active, stale=True).exists()
+        if (active and not stale) or TrainingRun.objects.in_progress().exists():
             return
         try:
             run = start_training({})
@@ -76,17 +85,12 @@ class Command(BaseCommand):
     def start(self, options: dict) -> list[subprocess.Popen]:
         processes = []
         if not options["no_worker"]:
-            worker = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "recommender",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=1",
-            ]
-            processes.append(subprocess.Popen(worker))
+            processes.append(subprocess.Popen(worker_command("--concurrency=1")))
+            if self.retrain_schedule is not None:  # beat only when periodic retraining is on
+                beat_file = settings.VAR_DIR / "celerybeat-schedule"
+                beat = [sys.executable, "-m", "celery", "-A", "recommender", "beat", "--loglevel=INFO"]
+                processes.append(subprocess.Popen([*beat, f"--schedule={beat_file}"]))
+                self.stdout.write(f"Retraining on a schedule: {settings.RETRAIN_SCHEDULE} (celery beat)")
         web = [
             sys.executable,
             "-m",

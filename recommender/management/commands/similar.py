@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from embeddings.serving import NoActiveVersion, UnknownId
+from embeddings.serving import TRAIN_COMMAND, NoActiveVersion, UnknownId
 from recommender import recommendations
 from recommender.catalogue.models import Book
 
@@ -37,15 +37,15 @@ class Command(BaseCommand):
         try:
             results = recommendations.similar_books(book, options["k"])
         except NoActiveVersion:
-            raise CommandError("no model version is active yet: train one with python manage.py train --wait") from None
+            raise CommandError(f"no model version is active yet: train one with {TRAIN_COMMAND}") from None
         except UnknownId:
             raise CommandError(
                 f"{book.title!r} has no vector in the active version (none of its links was kept)"
             ) from None
         if options["json"]:
-            self.stdout.write(json.dumps(results, ensure_ascii=False, indent=2))
+            self.stdout.write(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
             return
         self.stdout.write(f"Books like {book.title!r}:")
         for rank, result in enumerate(results, start=1):
-            author = f" ({result['author']})" if result["author"] else ""
-            self.stdout.write(f"{rank:>3}. {result['similarity']:.3f}  {result['title']}{author}")
+            author = f" ({result.author})" if result.author else ""
+            self.stdout.write(f"{rank:>3}. {result.similarity:.3f}  {result.title}{author}")

@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-MODES = ("classification", "regression")
+from embeddings.batches import MODES
 
 
 def build_model(n_books: int, n_links: int, dim: int = 50, mode: str = "classification") -> keras.Model:

@@ -1,0 +1,113 @@
+"""What `similar` serves: the embedding's neighbours blended with TF-IDF cosine over the books' links.
+
+For a query book q, candidates are the CANDIDATES books nearest to q by the embedding plus the CANDIDATES nearest
+by TF-IDF cosine (exact: the query's sparse row against the book x link matrix, i.e. the posting lists of its
+links). Each candidate c is scored
+
+    score(c) = (1 - TFIDF_WEIGHT) * cos_embedding(q, c) / max_embedding + TFIDF_WEIGHT * cos_tfidf(q, c) / max_tfidf
+
+where each max is taken over the candidates, so both signals weigh alike whatever their scale on a source. The
+embedding brings what the link graph implies beyond shared links (books of a series that share few links with
+each other, through the links they share with third books); TF-IDF brings the explicit evidence of shared rare
+links (an author's name, a series, a character), which the embedding blurs on large catalogues.
+
+The TF-IDF matrix is a per-version artifact (`book_tfidf.npz`, written by the worker from the same pairs the
+vectors were trained on), so web processes need numpy and scipy only. The same `Blend.nearest` is what
+evaluation scores as "served" (embeddings/evaluation.py) and what LoadedVersion.similar_books returns.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+TFIDF_FILE = "book_tfidf.npz"
+CANDIDATES = 50
+TFIDF_WEIGHT = 0.5
+
+
+def tfidf_matrix(pairs: np.ndarray, n_books: int, n_links: int) -> sp.csr_matrix:
+    """Book x link TF-IDF (binary tf, smoothed idf as scikit-learn's TfidfTransformer), rows L2-normalised."""
+    pairs = np.asarray(pairs).reshape(-1, 2)
+    ones = np.ones(len(pairs), dtype=np.float32)
+    matrix = sp.csr_matrix((ones, (pairs[:, 0], pairs[:, 1])), shape=(n_books, n_links), dtype=np.float32)
+    matrix.data[:] = 1.0  # duplicates count once
+    df = np.bincount(pairs[:, 1], minlength=n_links).astype(np.float64)
+    idf = (np.log((1.0 + n_books) / (1.0 + df)) + 1.0).astype(np.float32)
+    weighted = matrix @ sp.diags(idf)
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    return (sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ weighted).tocsr().astype(np.float32)
+
+
+def save_tfidf(folder: Path, pairs: np.ndarray, n_books: int, n_links: int) -> None:
+    sp.save_npz(Path(folder) / TFIDF_FILE, tfidf_matrix(pairs, n_books, n_links), compressed=False)
+
+
+class Blend:
+    """Nearest books by the blended score, over L2-normalised book vectors and a TF-IDF matrix of the same rows."""
+
+    def __init__(
+        self,
+        book_vectors: np.ndarray,
+        tfidf: sp.csr_matrix,
+        candidates: int = CANDIDATES,
+        tfidf_weight: float = TFIDF_WEIGHT,
+    ) -> None:
+        if tfidf.shape[0] != len(book_vectors):
+            raise ValueError(f"TF-IDF rows {tfidf.shape[0]} != book vectors {len(book_vectors)}")
+        self.vectors = book_vectors
+        self.tfidf = tfidf.tocsr()
+        self.tfidf_t = tfidf.T.tocsr()  # link x book: a query walks the posting lists of its own links only
+        self.candidates = candidates
+        self.weight = tfidf_weight
+
+    @classmethod
+    def open(cls, folder: Path, book_vectors: np.ndarray) -> "Blend | None":
+        path = Path(folder) / TFIDF_FILE
+        return cls(book_vectors, sp.load_npz(path)) if path.is_file() else None
+
+    def tfidf_scores(self, row: int) -> np.ndarray:
+        start, stop = self.tfidf.indptr[row], self.tfidf.indptr[row + 1]
+        links, weights = self.tfidf.indices[start:stop], self.tfidf.data[start:stop]
+        return np.asarray(self.tfidf_t[links].T @ weights).ravel()
+
+    def nearest(self, row: int, k: int, embedding_rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k best other books of `row` as (row, blended score), best first.
+
+        embedding_rows: the embedding's nearest rows when the caller has them from an index (else exact search).
+        """
+        n = len(self.vectors)
+        query = np.asarray(self.vectors[row], dtype=np.float32)
+        want = min(max(self.candidates, k), n - 1)
+        if want <= 0:
+            return []
+        if embedding_rows is None:
+            embedding_rows = _top(np.asarray(self.vectors @ query), want + 1)
+        tfidf = self.tfidf_scores(row)
+        tfidf_rows = _top(tfidf, want + 1)
+        rows = np.union1d(embedding_rows, tfidf_rows)
+        rows = rows[rows != row]
+        emb = np.asarray(self.vectors[rows] @ query, dtype=np.float64)
+        tf = tfidf[rows].astype(np.float64)
+        score = (1.0 - self.weight) * emb / max(float(emb.max()), 1e-9) + self.weight * tf / max(float(tf.max()), 1e-9)
+        order = np.lexsort((rows, -score))[:k]  # ties: lower row first, so the result is deterministic
+        return [(int(rows[i]), float(score[i])) for i in order]
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(scores))
+    return np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+
+
+class ServedScorer:
+    """Evaluation view of what is served: books ranked by Blend.nearest, links by the embedding."""
+
+    def __init__(self, blend: Blend, link_vectors: np.ndarray) -> None:
+        self.blend = blend
+        self.links = np.asarray(link_vectors, dtype=np.float32)
+
+    def link_scores(self, book_rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.blend.vectors[book_rows], dtype=np.float32) @ self.links.T
+
+    def nearest_books(self, rows: np.ndarray, k: int) -> np.ndarray:
+        return np.array([[r for r, _ in self.blend.nearest(int(row), k)] for row in rows], dtype=np.int64)

@@ -1,0 +1,239 @@
+"""Building and tuning a version's Annoy indexes: runs in the worker on the staging folder, before publish.
+
+`build_indexes`, per kind ('book', 'link'), builds an Annoy (angular) forest and searches upward over n_trees and
+search_k until recall@k of the serving path (Annoy candidates re-ranked by exact dot products, embeddings.search),
+measured against exact numpy search on a sample of rows, reaches the target. Among the forests that reach the target
+it keeps the one with the lowest median query time and records the search in index.json. It also times exact numpy
+search and marks the kind "exact" when that serves faster (always for small tables), so web processes take whichever
+path is both exact enough and quicker.
+"""
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from annoy import AnnoyIndex
+
+from embeddings.search import CANDIDATES, INDEX_FILE, KINDS, VectorIndex, ann_file, exact_top_k, scans_everything
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+EXACT_BELOW = 5_000  # rows; below this a numpy scan takes well under a millisecond
+SAMPLE_QUERIES = 500
+CROSS_QUERIES = 250  # link vectors queried against the book index (books_for_link)
+TIMING_QUERIES = 200
+MAX_TREES = 160
+TUNING_BUDGET_S = 600.0  # per kind; stops adding trees, never stops short of the target recall
+
+
+def build_indexes(
+    folder: Path,
+    target_recall: float = 0.99,
+    k: int = 10,
+    seed: int = 0,
+    *,
+    kinds: Sequence[str] = KINDS,
+    mode: str = "auto",
+    sample_queries: int = SAMPLE_QUERIES,
+    max_trees: int = MAX_TREES,
+    budget_s: float = TUNING_BUDGET_S,
+) -> dict:
+    """Build and tune books.ann / links.ann in a (staging) folder, write index.json and return its content.
+
+    mode "auto" serves exact numpy search for tables under EXACT_BELOW rows or when it measured faster than the
+    tuned Annoy path; "annoy" / "exact" force the served path. The Annoy file is built and measured in every mode.
+    """
+    if mode not in ("auto", "annoy", "exact"):
+        raise ValueError(f"mode must be 'auto', 'annoy' or 'exact', not {mode!r}")
+    folder = Path(folder)
+    result: dict = {"format": FORMAT, "target_recall": target_recall, "k": k, "seed": seed}
+    loaded = {kind: _load_for_build(folder, kind) for kind in kinds}
+    for kind in kinds:
+        vectors = loaded[kind][1]
+        cross = loaded.get("link", (None, None))[1] if kind == "book" else None
+        info = _tune_kind(folder, kind, vectors, cross, target_recall, k, seed, sample_queries, max_trees, budget_s)
+        info["mode"] = _choose_mode(mode, info)
+        result[kind] = info
+        logger.info("%s index: %s", kind, {key: v for key, v in info.items() if key != "trials"})
+    tmp = folder / (INDEX_FILE + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2, sort_keys=True))
+    os.replace(tmp, folder / INDEX_FILE)
+    return result
+
+
+def _load_for_build(folder: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.load(folder / f"{kind}_ids.npy")
+    vectors = np.ascontiguousarray(np.load(folder / f"{kind}_vectors.npy"), dtype=np.float32)
+    if len(ids) != len(vectors):
+        raise ValueError(f"{kind} ids and vectors differ in length")
+    return ids, vectors
+
+
+def _choose_mode(mode: str, info: dict) -> str:
+    if mode != "auto":
+        return mode
+    if info["rows"] < EXACT_BELOW or info.get("search_k") is None:
+        return "exact"
+    if info["scans"]:
+        return "exact"  # the target needs Annoy to inspect about every row: its path is a scan already
+    return "exact" if info["exact_query_ms_median"] <= info["query_ms_median"] else "annoy"
+
+
+def _tune_kind(
+    folder: Path,
+    kind: str,
+    vectors: np.ndarray,
+    cross: np.ndarray | None,
+    target: float,
+    k: int,
+    seed: int,
+    sample_queries: int,
+    max_trees: int,
+    budget_s: float,
+) -> dict:
+    started = time.perf_counter()
+    n, dim = vectors.shape
+    path = folder / ann_file(kind)
+    info: dict = {"rows": n, "dim": dim, "file": path.name, "candidates": CANDIDATES, "k": k, "trials": []}
+    if n < 2:  # nothing to search among; exact handles it
+        info.update(search_k=None, n_trees=None, scans=True, recall=1.0, cross_recall=None, build_seconds=0.0)
+        info["file_bytes"] = 0
+        for stat in ("mean", "median", "p99"):
+            info[f"query_ms_{stat}"] = info[f"exact_query_ms_{stat}"] = 0.0
+        return info
+    rng = np.random.default_rng(seed)
+    ids = np.arange(n, dtype=np.int64)
+    own = np.sort(rng.choice(n, size=min(sample_queries, n), replace=False))
+    sets = [("own", vectors[own], own, exact_top_k(vectors, vectors[own], k, own))]
+    if cross is not None and len(cross):
+        picked = rng.choice(len(cross), size=min(CROSS_QUERIES, len(cross)), replace=False)
+        sets.append(("cross", cross[picked], None, exact_top_k(vectors, cross[picked], k)))
+    exact = VectorIndex.from_arrays(ids, vectors, mode="exact")
+    exact_ms = _time_queries(exact, vectors[own], own, k)
+    info.update({f"exact_query_ms_{stat}": value for stat, value in exact_ms.items()})
+
+    best: dict | None = None
+    n_trees = _initial_trees(n)
+    while True:
+        round_started = time.perf_counter()
+        candidate = folder / f"{path.name}.{n_trees}.tmp"
+        build_s = _build_annoy(vectors, n_trees, seed, candidate)
+        annoy = AnnoyIndex(dim, "angular")
+        annoy.load(str(candidate))
+        index = VectorIndex.from_arrays(ids, vectors, annoy, mode="annoy", tuned_k=k)
+        search_k, recalls = _find_search_k(index, sets, n, n_trees, k, target, info["trials"])
+        index.search_k = search_k
+        timing = _time_queries(index, vectors[own], own, k)
+        annoy.unload()
+        # At this search_k the serving path would scan every row: the forest is too small to be worth keeping.
+        scans = scans_everything(search_k, k + 1, k, n)
+        trial = {
+            "n_trees": n_trees,
+            "search_k": search_k,
+            "build_seconds": build_s,
+            "file": candidate,
+            "scans": scans,
+            **recalls,
+        }
+        trial.update({f"query_ms_{stat}": value for stat, value in timing.items()})
+        # Medians: a shared host's load spikes swing means and p99s far more than the index does.
+        median, previous = timing["median"], best
+        if best is None or (scans, median) < (best["scans"], best["query_ms_median"]):
+            if best is not None:
+                best["file"].unlink(missing_ok=True)
+            best = trial
+        else:
+            candidate.unlink(missing_ok=True)
+        improved = scans or previous is None or previous["scans"] or median < 0.9 * previous["query_ms_median"]
+        # Doubling the trees roughly doubles the build; stop when it stops paying or would exceed the budget.
+        now = time.perf_counter()
+        projected = now - started + 2.5 * (now - round_started)
+        if not improved or n < EXACT_BELOW or n_trees * 2 > max_trees or projected > budget_s:
+            break
+        n_trees *= 2
+    os.replace(best.pop("file"), path)
+    info.update(best)
+    info["recall"] = info.pop("recall_own")
+    info["cross_recall"] = info.pop("recall_cross", None)
+    info["file_bytes"] = path.stat().st_size
+    info["tuning_seconds"] = time.perf_counter() - started
+    info["queries"] = len(own)
+    return info
+
+
+def _initial_trees(n: int) -> int:
+    """Bigger tables need more trees for the same recall per inspected node; start nearer where the search ends."""
+    return 10 if n < 200_000 else 20 if n < 800_000 else 40
+
+
+def _build_annoy(vectors: np.ndarray, n_trees: int, seed: int, path: Path) -> float:
+    started = time.perf_counter()
+    annoy = AnnoyIndex(vectors.shape[1], "angular")
+    annoy.set_seed(seed)
+    for row, vec in enumerate(vectors):
+        annoy.add_item(row, vec)
+    annoy.build(n_trees, n_jobs=-1)
+    annoy.save(str(path))
+    annoy.unload()
+    return time.perf_counter() - started
+
+
+def _find_search_k(
+    index: VectorIndex, sets: list, n: int, n_trees: int, k: int, target: float, trials: list
+) -> tuple[int, dict]:
+    """Smallest search_k (doubling, then two geometric bisection steps) whose recall reaches the target on every
+    query set. search_k = n * n_trees inspects every item, so the search always ends."""
+    ceiling = n * n_trees
+    cache: dict[int, dict] = {}
+
+    def passes(search_k: int) -> bool:
+        index.search_k = search_k
+        cache[search_k] = {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
+        trials.append({"n_trees": n_trees, "search_k": search_k, **cache[search_k]})
+        return min(cache[search_k].values()) >= target
+
+    low, search_k = 0, min(ceiling, max(n_trees * CANDIDATES * k, 100))
+    while not passes(search_k) and search_k < ceiling:
+        low, search_k = search_k, min(ceiling, search_k * 2)
+    high = search_k
+    for _ in range(2):
+        if not low or high <= 1.2 * low:
+            break
+        middle = int(math.sqrt(low * high))
+        if passes(middle):
+            high = middle
+        else:
+            low = middle
+    return high, cache[high]
+
+
+def _recall(index: VectorIndex, queries: np.ndarray, self_rows: np.ndarray | None, truth: np.ndarray, k: int) -> float:
+    """Recall@k of the serving path; queries run on all cores (Annoy releases the GIL while searching)."""
+
+    def hits(i: int) -> int:
+        exclude = () if self_rows is None else (int(self_rows[i]),)
+        found = index.nearest_to_vector(queries[i], k, exclude)
+        return len({row for row, _ in found} & set(truth[i].tolist()))
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        total = sum(pool.map(hits, range(len(queries))))
+    return total / truth.size
+
+
+def _time_queries(
+    index: VectorIndex, queries: np.ndarray, self_rows: np.ndarray, k: int, limit: int = TIMING_QUERIES
+) -> dict[str, float]:
+    """Latency (ms) of single queries, one at a time as a web request makes them."""
+    times = []
+    for i in range(min(limit, len(queries))):
+        started = time.perf_counter()
+        index.nearest_to_vector(queries[i], k, (int(self_rows[i]),))
+        times.append((time.perf_counter() - started) * 1000)
+    return {"mean": float(np.mean(times)), "median": float(np.median(times)), "p99": float(np.percentile(times, 99))}

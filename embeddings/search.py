@@ -1,0 +1,238 @@
+"""Nearest-neighbour search over a version's vectors: what web processes load (the worker builds in indexing.py).
+
+`VectorIndex` opens one kind ('book', 'link') of a version folder: vectors memory-mapped, the Annoy file mmapped by
+Annoy, so the pages are shared by every process on the host. In mode "annoy" Annoy's candidates are re-ranked by
+exact dot products; in mode "exact" (small tables, or where build_indexes measured it faster) numpy scans every row.
+Only the standard library, numpy and annoy are imported here.
+"""
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from annoy import AnnoyIndex
+
+KINDS = ("book", "link")
+INDEX_FILE = "index.json"
+# Annoy computes exact distances for every item it inspects, so with an explicit search_k the number of results
+# asked for does not change recall; the multiplier is headroom for excluded rows and ties before exact re-ranking.
+CANDIDATES = 3
+
+
+def ann_file(kind: str) -> str:
+    return f"{kind}s.ann"
+
+
+def angular_to_cosine(distance: float) -> float:
+    """Annoy's angular distance is |a/|a| - b/|b||, i.e. sqrt(2 - 2 cos)."""
+    return 1.0 - distance * distance / 2.0
+
+
+def effective_search_k(search_k: int, depth: int, tuned_k: int) -> int:
+    """search_k was tuned for the top tuned_k; reaching deeper (past excluded rows) needs proportionally more."""
+    return math.ceil(search_k * max(1.0, depth / tuned_k))
+
+
+def scans_everything(search_k: int, depth: int, tuned_k: int, rows: int) -> bool:
+    """Whether a query of this depth inspects about every row, so VectorIndex scans exactly instead."""
+    return effective_search_k(search_k, depth, tuned_k) >= rows
+
+
+def normalise(vec: np.ndarray) -> np.ndarray:
+    """One query vector to unit length; a zero or non-finite one cannot be searched with (ValueError)."""
+    vec = np.asarray(vec, dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(vec))
+    if not math.isfinite(norm) or norm == 0.0:
+        raise ValueError("cannot search with a zero or non-finite vector")
+    return vec / norm
+
+
+def normalise_rows(vectors: np.ndarray) -> np.ndarray:
+    """Every row to unit length, as float32 (what a version stores); an all-zero row stays zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, self_rows: np.ndarray | None = None) -> np.ndarray:
+    """Rows of the k largest dot products per query (best first), optionally excluding each query's own row."""
+    n = len(vectors)
+    k = min(k, n - (1 if self_rows is not None else 0))
+    out = np.empty((len(queries), k), dtype=np.int64)
+    chunk = max(1, 2**26 // max(n, 1))  # keeps the score block near 256 MB
+    for start in range(0, len(queries), chunk):
+        scores = queries[start : start + chunk] @ vectors.T
+        if self_rows is not None:
+            scores[np.arange(len(scores)), self_rows[start : start + chunk]] = -np.inf
+        top = np.argpartition(scores, n - k, axis=1)[:, n - k :]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        out[start : start + chunk] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+class VectorIndex:
+    """One kind ('book' or 'link') of a version folder, searched by cosine similarity.
+
+    mode "annoy": Annoy returns candidates * (k + excluded) rows inspecting search_k nodes; they are re-ranked by
+    exact dot products with the stored vectors. mode "exact": a numpy scan. The mode, n_trees and search_k come from
+    index.json unless given; a folder without index files is served exactly.
+    """
+
+    def __init__(self, folder: Path, kind: str, mode: str | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        folder = Path(folder)
+        ids = np.load(folder / f"{kind}_ids.npy")
+        vectors = np.load(folder / f"{kind}_vectors.npy", mmap_mode="r")
+        info = read_index_json(folder).get(kind, {})
+        mode = mode or info.get("mode") or "exact"
+        annoy = None
+        if mode == "annoy":
+            path = folder / ann_file(kind)
+            if not (path.is_file() and info.get("search_k")):
+                raise FileNotFoundError(f"{path} or its index.json entry is missing")
+            annoy = AnnoyIndex(vectors.shape[1], "angular")
+            annoy.load(str(path))  # mmap, shared between processes
+        self._setup(
+            ids, vectors, annoy, info.get("search_k", -1), info.get("candidates", CANDIDATES), mode, info.get("k", 10)
+        )
+        self.kind = kind
+        self.info = info
+
+    @classmethod
+    def from_arrays(
+        cls,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        annoy: AnnoyIndex | None = None,
+        search_k: int = -1,
+        candidates: int = CANDIDATES,
+        mode: str = "annoy",
+        tuned_k: int = 10,
+    ) -> "VectorIndex":
+        self = cls.__new__(cls)
+        self._setup(ids, vectors, annoy, search_k, candidates, mode, tuned_k)
+        self.kind, self.info = "", {}
+        return self
+
+    def _setup(
+        self,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        annoy: AnnoyIndex | None,
+        search_k: int,
+        candidates: int,
+        mode: str,
+        tuned_k: int,
+    ) -> None:
+        if mode not in ("annoy", "exact"):
+            raise ValueError(f"mode must be 'annoy' or 'exact', not {mode!r}")
+        if mode == "annoy" and annoy is None:
+            raise ValueError("annoy mode needs an Annoy index")
+        if len(ids) != len(vectors) or vectors.ndim != 2:
+            raise ValueError("ids and vectors differ in length or vectors are not 2-d")
+        if annoy is not None and annoy.get_n_items() != len(vectors):
+            raise ValueError(f"Annoy index has {annoy.get_n_items()} items, vectors have {len(vectors)} rows")
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.vectors = vectors
+        self.annoy = annoy
+        self.search_k = int(search_k)
+        self.candidates = max(1, int(candidates))
+        self.tuned_k = max(1, int(tuned_k))
+        self.mode = mode
+        # Sorted-array lookup: a few bytes per row instead of a dict of Python ints in every web process.
+        if len(self.ids) < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])):
+            self._order, self._sorted_ids = None, self.ids
+        else:
+            self._order = np.argsort(self.ids, kind="stable")
+            self._sorted_ids = self.ids[self._order]
+            if bool(np.any(self._sorted_ids[1:] == self._sorted_ids[:-1])):
+                raise ValueError("duplicate catalogue ids")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __contains__(self, catalogue_id: object) -> bool:
+        try:
+            self.row_of_id(catalogue_id)  # type: ignore[arg-type]
+        except KeyError:
+            return False
+        return True
+
+    def row_of_id(self, catalogue_id: int) -> int:
+        try:
+            key = int(catalogue_id)
+        except (TypeError, ValueError):
+            raise KeyError(catalogue_id) from None
+        pos = int(np.searchsorted(self._sorted_ids, key))
+        if pos == len(self._sorted_ids) or int(self._sorted_ids[pos]) != key:
+            raise KeyError(catalogue_id)
+        return pos if self._order is None else int(self._order[pos])
+
+    def id_of_row(self, row: int) -> int:
+        return int(self.ids[row])
+
+    def vector(self, row: int) -> np.ndarray:
+        return np.asarray(self.vectors[row], dtype=np.float32)
+
+    def nearest_to_row(self, row: int, k: int, exclude_rows: Iterable[int] = ()) -> list[tuple[int, float]]:
+        """k nearest rows to a row (the row itself is always excluded), best first, with cosine similarity."""
+        row = int(row)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return self._search(self.vector(row), k, {row, *map(int, exclude_rows)})
+
+    def nearest_to_vector(self, vec: np.ndarray, k: int, exclude_rows: Iterable[int] = ()) -> list[tuple[int, float]]:
+        """k nearest rows to any vector of this dimension (normalised here), best first, with cosine similarity."""
+        query = normalise(vec)
+        if len(query) != self.dim:
+            raise ValueError(f"query has {len(query)} dimensions, index has {self.dim}")
+        return self._search(query, k, set(map(int, exclude_rows)))
+
+    def _search(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
+        n = len(self)
+        exclude = {r for r in exclude if 0 <= r < n}
+        k = min(int(k), n - len(exclude))
+        if k <= 0:
+            return []
+        depth = k + len(exclude)
+        wanted = self.candidates * depth
+        search_k = max(wanted, effective_search_k(self.search_k, depth, self.tuned_k))
+        if self.mode == "exact" or search_k >= n:  # Annoy would inspect about everything: the scan is cheaper
+            return self._exact(query, k, exclude)
+        found = self.annoy.get_nns_by_vector(query, wanted, search_k=search_k)
+        rows = np.fromiter((r for r in found if r not in exclude), dtype=np.int64)
+        if len(rows) < k:  # search_k far too small for this many exclusions: stay correct
+            return self._exact(query, k, exclude)
+        rows.sort()  # ascending rows read the memory map in file order
+        scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+        return _best(rows, scores, k)
+
+    def _exact(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
+        # einsum runs in the calling thread; BLAS would spread one request over all cores and oversubscribe a host
+        # whose web workers already use them all.
+        scores = np.einsum("ij,j->i", self.vectors, query)
+        if exclude:
+            scores[np.fromiter(exclude, dtype=np.int64)] = -np.inf
+        n = len(scores)
+        rows = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
+        return _best(rows, scores[rows], k)
+
+
+def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Top k by score, ties broken by row so results are deterministic; similarities clipped to [-1, 1]."""
+    order = np.lexsort((rows, -scores))[:k]
+    return [(int(rows[i]), float(min(1.0, max(-1.0, scores[i])))) for i in order]
+
+
+def read_index_json(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / INDEX_FILE).read_text())
+    except FileNotFoundError:
+        return {}

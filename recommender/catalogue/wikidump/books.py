@@ -1,0 +1,80 @@
+"""Which pages are books, and the ndjson row of each: `[title, infobox, wikilinks, external links, timestamp,
+text length]`, the format of the original project's `found_books_filtered.ndjson` that `import_books` reads.
+
+Like the original: a page is a book when it holds an `Infobox book` template (nested in another template
+too; the first one counts); wikilinks are every link's target title in page order, repeats, section
+anchors (`Gothic fiction#First parodies`), `File:`, `Category:` and interwiki (`b:...`) targets included,
+as the original kept them (`import_books` lower-cases them and counts each once a book); external links
+are their URLs; the text length is that of the page's plain text (mwparserfromhell's `strip_code`).
+
+Where this differs from the original, on purpose:
+- Only articles (namespace 0) and no redirects; the original kept any page with the template.
+- The template name matches with MediaWiki's equivalences (case, `_` for space, repeated spaces, a
+  `Template:` prefix): `Infobox_book`, `infobox Book`. The original compared `name.lower()` exactly.
+- Infobox values are raw wikitext (`[[Jane Austen]]`, `{{Plainlist|...}}`) less top-level HTML comments;
+  the original kept `strip_code()` of each, which deletes templates such as `{{Plainlist}}` or
+  `{{Start date|1995}}` outright. The catalogue turns values into text itself (`text.wiki_to_text`).
+- Entities are decoded once by the XML parser. The original's SAX handler joined text pieces with a
+  space, which is why its file has `Harper  &  Brothers` and comments read as `< !-- ... -- >` params.
+"""
+
+import json
+import re
+
+import mwparserfromhell
+from mwparserfromhell.nodes import Comment
+from mwparserfromhell.wikicode import Wikicode
+
+from recommender.catalogue.wikidump.reader import Page
+
+TEMPLATE_NAME = "infobox book"
+ARTICLE_NAMESPACE = 0
+
+# The cheap test run on every page: only pages it matches are parsed with mwparserfromhell. Lower-casing
+# and a substring search first is ten times faster than a case-insensitive regex over every page.
+MAY_HOLD_INFOBOX = re.compile(r"infobox[\s_]+book")
+_SPACES = re.compile(r"[\s_]+")
+
+
+def template_key(name: Wikicode) -> str:
+    """A template name as MediaWiki compares it: ' Template:Infobox_Book <!-- x -->' -> 'infobox book'."""
+    key = _SPACES.sub(" ", name.strip_code()).strip().lower()
+    if key.startswith("template:"):
+        key = key[len("template:") :].strip()
+    return key
+
+
+def may_be_book(page: Page) -> bool:
+    if page.namespace != ARTICLE_NAMESPACE or page.is_redirect:
+        return False
+    text = page.text.lower()
+    return "infobox" in text and MAY_HOLD_INFOBOX.search(text) is not None
+
+
+def _raw_value(value: Wikicode) -> str:
+    return "".join(str(node) for node in value.nodes if not isinstance(node, Comment)).strip()
+
+
+def book_row(page: Page) -> list | None:
+    """The ndjson row of a book page, or None when the page is not a book article."""
+    return parse_book(page) if may_be_book(page) else None
+
+
+def parse_book(page: Page) -> list | None:
+    """The row of a page that passed `may_be_book`, or None when mwparserfromhell finds no infobox."""
+    code = mwparserfromhell.parse(page.text)
+    infobox = next((t for t in code.filter_templates() if template_key(t.name) == TEMPLATE_NAME), None)
+    if infobox is None:
+        return None  # the words appear, but not as the template (a comment, prose, another template's name)
+    params: dict[str, str] = {}
+    for param in infobox.params:
+        value = _raw_value(param.value)
+        if value:  # like the original, empty values are left out
+            params[param.name.strip_code().strip()] = value
+    wikilinks = [t for link in code.filter_wikilinks() if (t := link.title.strip_code().strip())]
+    external = [u for link in code.filter_external_links() if (u := link.url.strip_code().strip())]
+    return [page.title, params, wikilinks, external, page.timestamp, len(code.strip_code().strip())]
+
+
+def to_line(row: list) -> str:
+    return json.dumps(row) + "\n"  # ASCII escapes, like the original file

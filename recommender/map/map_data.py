@@ -1,0 +1,268 @@
+"""The map's data: a version's projection (map_books.npy / map_links.npy) with the catalogue's names, packed small.
+
+    status(kind)                     MapStatus: ready, or why not (no version / no projection) and what to do
+    payload(kind, version_id=None)   MapPayload: JSON bytes and their gzip, built once per (version, kind)
+
+What travels (one JSON document, numbers as base64 typed arrays in plotly's {"dtype", "bdata"} form):
+- x, y: uint16, quantised over the map's bounds ([x0, x1, y0, y1]): 1/65,536 of the extent is far below a pixel
+  at any zoom the page allows, and it halves float32's bytes (random low bytes do not gzip).
+- ids: int32 catalogue ids as differences from the previous row (versions keep rows in id order, so the
+  differences are small and gzip to little; any order still decodes, by a running sum).
+- books: titles once; authors, genres, countries as a list of distinct values plus a code per point.
+- colourings: per colouring a few labels (the most common values, then "other", "unknown") and a uint8 code per
+  point. Genres are normalised first (see genre_parts). Links: names and one colouring by how many books use them.
+
+Only numpy and the catalogue: web processes never import umap (the projection is computed by workers).
+"""
+
+import base64
+import gzip
+import json
+import re
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from embeddings import versions
+from recommender.catalogue.models import Book, Link
+
+KINDS = {"book": "map_books.npy", "link": "map_links.npy"}
+GROUPS_COLOURED = 12  # more colours than this stop being told apart; the rest is "other"
+OTHER = "other"
+UNKNOWN = "unknown"
+LINK_BUCKETS = ((1, "1 book"), (2, "2 books"), (3, "3–4 books"), (5, "5–9 books"), (10, "10–24 books"))
+LINK_BUCKETS_TOP = ((25, "25–99 books"), (100, "100+ books"))
+CACHED_PAYLOADS = 4  # (version, kind) pairs kept per process: the active version's two maps and a previous one
+
+_GENRE_SEPARATORS = re.compile(r"[,;/]")
+_SPACES = re.compile(r"\s+")
+# "fantasy novel" is a fantasy; "novel" alone, "science fiction" or "graphic novel" stay what they say.
+_NOVEL_SUFFIX = re.compile(r"^(?P<genre>.+?) (?:novel|novels|novella|novellas)$")
+_KEEP_WITH_NOVEL = {"graphic", "light", "epistolary", "verse", "first", "short"}
+
+
+class MapUnavailable(LookupError):
+    """No map for the asked version: unknown version, nothing active, or a version without a projection."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # "bad-version-id" (malformed), "unknown-version", "no-version", "no-map"
+
+
+@dataclass(frozen=True)
+class MapStatus:
+    kind: str
+    version_id: str | None
+    ready: bool
+    reason: str = ""  # when not ready: a MapUnavailable reason
+    message: str = ""
+    faithfulness: float | None = None
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class MapPayload:
+    version_id: str
+    kind: str
+    points: int
+    raw: bytes
+    gzipped: bytes
+
+    @property
+    def etag(self) -> str:
+        return f'"map-{self.version_id}-{self.kind}"'
+
+
+def genre_parts(text: str | None) -> list[str]:
+    """Normalised genres of a book, in its own order: split on , ; /, lower-cased, "fantasy novel" -> "fantasy"."""
+    if not text or not text.strip():
+        return []
+    parts: list[str] = []
+    for raw in _GENRE_SEPARATORS.split(text.lower()):
+        part = _SPACES.sub(" ", raw).strip(" .")
+        match = _NOVEL_SUFFIX.match(part)
+        if match and match["genre"] not in _KEEP_WITH_NOVEL:
+            part = match["genre"]
+        if part and part not in parts:
+            parts.append(part)
+    return parts
+
+
+def colour_groups(values: Sequence[Sequence[str]], limit: int = GROUPS_COLOURED) -> tuple[list[str], np.ndarray]:
+    """Labels and a uint8 code per point: the `limit` most common values (counted once per point) get their own
+    code; a point takes its first value that has one, else "other", or "unknown" when it has no value at all."""
+    counts = Counter(value for point in values for value in set(point))
+    top = [value for value, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+    labels = [*top, OTHER, UNKNOWN]
+    code_of = {value: code for code, value in enumerate(top)}
+    other, unknown = len(top), len(top) + 1
+    codes = np.empty(len(values), dtype=np.uint8)
+    for row, point in enumerate(values):
+        if not point:
+            codes[row] = unknown
+            continue
+        codes[row] = next((code_of[value] for value in point if value in code_of), other)
+    return labels, codes
+
+
+def link_groups(book_counts: Sequence[int]) -> tuple[list[str], np.ndarray]:
+    """Links coloured by how many books use them (rare, telling links apart from common ones)."""
+    buckets = (*LINK_BUCKETS, *LINK_BUCKETS_TOP)
+    floors = np.array([floor for floor, _ in buckets])
+    codes = (np.searchsorted(floors, np.asarray(book_counts, dtype=np.int64), side="right") - 1).clip(0)
+    return [label for _, label in buckets], codes.astype(np.uint8)
+
+
+def typed(array: np.ndarray) -> dict:
+    """plotly's typed-array form: {"dtype": "u2", "bdata": base64 of the little-endian bytes}."""
+    array = np.ascontiguousarray(array)
+    dtype = array.dtype.newbyteorder("<")
+    code = {"u": "u", "i": "i", "f": "f"}[dtype.kind] + str(dtype.itemsize)
+    return {"dtype": code, "bdata": base64.b64encode(array.astype(dtype, copy=False).tobytes()).decode("ascii")}
+
+
+def quantise(coords: np.ndarray) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Bounds [x0, x1, y0, y1] and uint16 x, y over them."""
+    coords = np.asarray(coords, dtype=np.float64)
+    if len(coords) == 0:
+        return [0.0, 1.0, 0.0, 1.0], np.zeros(0, np.uint16), np.zeros(0, np.uint16)
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    scaled = np.rint((coords - low) / span * 65535).astype(np.uint16)
+    bounds = [float(low[0]), float(low[0] + span[0]), float(low[1]), float(low[1] + span[1])]
+    return bounds, scaled[:, 0], scaled[:, 1]
+
+
+def dictionary(values: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Distinct values (most common first, so small codes dominate) and a code per point."""
+    order = [value for value, _ in Counter(values).most_common()]
+    code_of = {value: code for code, value in enumerate(order)}
+    dtype = np.uint16 if len(order) <= 65536 else np.uint32
+    return order, np.fromiter((code_of[value] for value in values), dtype=dtype, count=len(values))
+
+
+def _folder(version_id: str | None) -> tuple[str, Path]:
+    root = settings.ARTIFACTS_DIR
+    if version_id is None:
+        version_id = versions.active_version_id(root)
+        if version_id is None:
+            raise MapUnavailable("no model version is active yet", "no-version")
+    try:
+        folder = versions.version_path(root, version_id)
+    except versions.VersionError as exc:
+        raise MapUnavailable(str(exc), "bad-version-id") from None
+    if not folder.is_dir():
+        raise MapUnavailable(f"no version {version_id!r}", "unknown-version")
+    return version_id, folder
+
+
+def status(kind: str, version_id: str | None = None) -> MapStatus:
+    """Whether the map of `kind` can be drawn for a version (default: the active one), and why not."""
+    try:
+        version_id, folder = _folder(version_id)
+    except MapUnavailable as exc:
+        return MapStatus(kind, version_id, False, exc.reason, str(exc))
+    path = folder / KINDS[kind]
+    if not path.is_file():
+        return MapStatus(
+            kind,
+            version_id,
+            False,
+            "no-map",
+            f"version {version_id} was trained before maps existed and has no projection yet",
+        )
+    info_path = folder / "map.json"
+    info = versions.read_json(info_path) if info_path.is_file() else {}
+    part = info.get(f"{kind}s", {})
+    return MapStatus(kind, version_id, True, faithfulness=part.get("faithfulness@10"), points=part.get("points", 0))
+
+
+_cache: OrderedDict[tuple[str, str], MapPayload] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def payload(kind: str, version_id: str | None = None) -> MapPayload:
+    """The map's data for a version (default: the active one); built once per process and (version, kind)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    version_id, folder = _folder(version_id)
+    key = (version_id, kind)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    built = build_payload(kind, version_id, folder)
+    with _cache_lock:
+        _cache[key] = built
+        while len(_cache) > CACHED_PAYLOADS:
+            _cache.popitem(last=False)
+    return built
+
+
+def build_payload(kind: str, version_id: str, folder: Path) -> MapPayload:
+    path = folder / KINDS[kind]
+    if not path.is_file():
+        raise MapUnavailable(f"version {version_id} has no {kind} map yet", "no-map")
+    coords = np.load(path)
+    ids = np.load(folder / f"{kind}_ids.npy")
+    if len(coords) != len(ids):
+        raise MapUnavailable(f"version {version_id}: the {kind} map and its ids differ in length", "no-map")
+    data = _book_data(ids) if kind == "book" else _link_data(ids)
+    kept = data.pop("_rows")  # rows whose catalogue record still exists
+    ids, coords = ids[kept], coords[kept]
+    bounds, x, y = quantise(coords)
+    document = {
+        "version": version_id,
+        "kind": kind,
+        "points": len(ids),
+        "bounds": bounds,
+        "x": typed(x),
+        "y": typed(y),
+        "ids": typed(np.diff(ids, prepend=0).astype(np.int32)),
+        **data,
+    }
+    raw = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return MapPayload(version_id, kind, len(ids), raw, gzip.compress(raw, compresslevel=9, mtime=0))
+
+
+def _book_data(ids: np.ndarray) -> dict:
+    rows = Book.objects.filter(pk__in=ids.tolist()).values_list("id", "title", "author", "genre", "country")
+    by_id = {row[0]: row[1:] for row in rows}
+    kept = np.array([int(book_id) in by_id for book_id in ids], dtype=bool)
+    records = [by_id[int(book_id)] for book_id in ids[kept]]
+    titles = [title for title, _, _, _ in records]
+    authors, author_codes = dictionary([author.strip() for _, author, _, _ in records])
+    genres, genre_codes = dictionary([genre.strip() for _, _, genre, _ in records])
+    countries, country_codes = dictionary([country.strip() for _, _, _, country in records])
+    colourings = {
+        "genre": colour_groups([genre_parts(genre) for _, _, genre, _ in records]),
+        "country": colour_groups([[country.strip().lower()] if country.strip() else [] for *_, country in records]),
+        "author": colour_groups([[author.strip()] if author.strip() else [] for _, author, _, _ in records]),
+    }
+    return {
+        "_rows": kept,
+        "titles": titles,
+        "authors": {"values": authors, "codes": typed(author_codes)},
+        "genres": {"values": genres, "codes": typed(genre_codes)},
+        "countries": {"values": countries, "codes": typed(country_codes)},
+        "colourings": {name: {"labels": labels, "codes": typed(codes)} for name, (labels, codes) in colourings.items()},
+    }
+
+
+def _link_data(ids: np.ndarray) -> dict:
+    rows = Link.objects.filter(pk__in=ids.tolist()).values_list("id", "name", "book_count")
+    by_id = {row[0]: row[1:] for row in rows}
+    kept = np.array([int(link_id) in by_id for link_id in ids], dtype=bool)
+    records = [by_id[int(link_id)] for link_id in ids[kept]]
+    labels, codes = link_groups([count for _, count in records])
+    return {
+        "_rows": kept,
+        "titles": [name for name, _ in records],
+        "book_counts": typed(np.array([count for _, count in records], dtype=np.uint32)),
+        "colourings": {"books": {"labels": labels, "codes": typed(codes)}},
+    }

@@ -1,0 +1,47 @@
+"""/map/ and /map/links/ (the page) and their data; the logic lives in map_data.py."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_safe
+
+from recommender.map import map_data
+
+# With an explicit ?version= the data never changes (versions are immutable); without, it follows the active one.
+IMMUTABLE_SECONDS = 365 * 24 * 3600
+ACTIVE_SECONDS = 10
+
+
+@require_safe
+def show_map(request: HttpRequest, kind: str) -> HttpResponse:
+    state = map_data.status(kind)
+    data_url = reverse("map:books-data" if kind == "book" else "map:links-data")
+    context = {
+        "kind": kind,
+        "state": state,
+        "data_url": f"{data_url}?version={state.version_id}" if state.ready else "",
+    }
+    return render(request, "map/map.html", context, status=200)
+
+
+@require_safe
+def map_data_view(request: HttpRequest, kind: str) -> HttpResponse:
+    version_id = request.GET.get("version") or None
+    try:
+        data = map_data.payload(kind, version_id)
+    except map_data.MapUnavailable as exc:
+        status = 400 if exc.reason == "bad-version-id" else 404
+        return JsonResponse({"error": str(exc), "reason": exc.reason}, status=status)
+    if request.headers.get("If-None-Match") == data.etag:
+        response = HttpResponse(status=304)
+    elif "gzip" in request.headers.get("Accept-Encoding", ""):
+        # Precompressed once per version: GZipMiddleware would compress every response again.
+        response = HttpResponse(data.gzipped, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(data.raw, content_type="application/json")
+    response["ETag"] = data.etag
+    response["Cache-Control"] = f"public, max-age={IMMUTABLE_SECONDS if version_id else ACTIVE_SECONDS}"
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return response
