@@ -59,7 +59,8 @@ def start_training(params: dict, *, enqueue: bool = True) -> TrainingRun:
         ) from None
     if enqueue:
         try:
-            result = current_app.send_task(TRAIN_TASK, args=[run.pk])
+            # the run's state lives in the database: no result to store, so no subscription to the result store
+            result = current_app.send_task(TRAIN_TASK, args=[run.pk], ignore_result=True)
         except Exception as exc:  # broker down: the run must not hold the slot forever
             run.finish(RunStatus.FAILED, error=f"could not queue the run: {exc}")
             raise QueueUnavailable(

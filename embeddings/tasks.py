@@ -5,13 +5,13 @@ from celery import shared_task
 from embeddings import jobs
 
 
-@shared_task(name=jobs.TRAIN_TASK, acks_late=True)
+@shared_task(name=jobs.TRAIN_TASK, acks_late=True, ignore_result=True)
 def train_model(run_id: int) -> dict:
     run = jobs.execute(run_id)
     return {"run": run.pk, "status": run.status}
 
 
-@shared_task(name="embeddings.project_version", acks_late=True)
+@shared_task(name="embeddings.project_version", acks_late=True, ignore_result=True)
 def project_version(version_id: str) -> dict:
     """The map of a version trained before maps existed (umap-learn is imported inside, in the worker)."""
     from embeddings import mapping

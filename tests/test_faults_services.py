@@ -3,6 +3,7 @@
 Both services are private instances on free ports (tests/servers.py), never the shared ones.
 """
 
+import re
 import subprocess
 import sys
 import time
@@ -94,11 +95,23 @@ def test_redis_stops_and_comes_back(trained_catalogue, staff_login, tmp_path: Pa
 
         redis.start()  # same port, empty: the web process was not restarted
         wait_until(lambda: server.get("/healthz").status_code == 200, 30, "healthz to recover")
+        fresh_k = iter(range(40, 100))  # a new k each try: a replay from the process's LRU would write nothing
         wait_until(
-            lambda: server.get(f"/api/books/{book}/similar/?k=40").status_code == 200 and redis.client().dbsize() > 0,
+            lambda: server.get(f"/api/books/{book}/similar/?k={next(fresh_k)}").status_code == 200
+            and redis.client().dbsize() > 0,
             30,
             "answers cached in Redis again",
         )
+        # the same web process queues runs again: nothing in it stayed broken (Celery's result store included)
+        session = login(server, *staff_login)
+        answer = session.post(
+            server.base + "/training/start/",
+            data={"epochs": "1", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            headers={"Referer": server.base + "/training/"},
+            timeout=30,
+        )
+        assert answer.status_code == 200 and re.search(r"Training run \d+ queued", answer.text), answer.text[-2000:]
+        assert redis.client().llen("celery") == 1  # the message waits in the restarted Redis for a worker
     finally:
         server.stop()
         redis.stop()
