@@ -2,8 +2,10 @@
 
 import io
 import os
+import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,11 +13,11 @@ from django.conf import settings
 from django.core.management import call_command
 
 from tests.browser import browser, other_origin, page, site  # noqa: F401 (fixtures for the browser tests)
-from tests.helpers import FAST_PARAMS, ROOT, WIKIPEDIA, test_database_url, wait_for
+from tests.helpers import FAST_PARAMS, ROOT, WIKIPEDIA, forget_cached_answers, test_database_url, wait_for
 
 # Tests that use these fixtures start a worker or train a model first: marked slow, so `pytest -m "not slow"` is
 # the quick loop (test modules that train or drive a browser carry the mark themselves).
-SLOW_FIXTURES = {"celery_worker_process", "trained_catalogue"}
+SLOW_FIXTURES = {"celery_worker_process", "trained_catalogue", "trained_snapshot"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -91,28 +93,83 @@ def celery_worker_process(transactional_db, artifacts_dir, tmp_path):
             process.kill()
 
 
+@dataclass
+class TrainedSnapshot:
+    """The sample imported and one model trained on it, kept outside the database between modules."""
+
+    artifacts: Path
+    rows: dict[type, list]  # model class -> its instances, in an order that satisfies foreign keys
+    version_id: str
+
+
+@pytest.fixture(scope="session")
+def trained_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> TrainedSnapshot:
+    """Import and train once per session (with the map's projection, the slow part), then empty the tables again."""
+    from django.test import override_settings
+
+    from embeddings import jobs
+    from embeddings.models import RunStatus
+
+    artifacts = tmp_path_factory.mktemp("trained-once")
+    with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=artifacts):
+        call_command("import_books", str(WIKIPEDIA), stdout=io.StringIO(), stderr=io.StringIO())
+        run = jobs.execute(jobs.start_training(FAST_PARAMS, enqueue=False).pk)
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        version_id = run.version.version_id
+        rows = {model: list(model.objects.order_by("pk")) for model in _snapshot_models()}
+        _delete_snapshot_rows()
+    return TrainedSnapshot(artifacts=artifacts, rows=rows, version_id=version_id)
+
+
+def _snapshot_models() -> list[type]:
+    from embeddings.models import ModelVersion, TrainingRun
+    from recommender.catalogue.models import Book, BookLink, Link
+
+    return [Book, Link, BookLink, TrainingRun, ModelVersion]
+
+
+def _delete_snapshot_rows() -> None:
+    """TRUNCATE on PostgreSQL (the ORM's cascading delete of 100k rows takes tens of seconds), DELETE elsewhere."""
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    tables = [model._meta.db_table for model in _snapshot_models()]
+    connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables, allow_cascade=True))
+
+
+def _restore_rows(model: type, instances: list) -> None:
+    """Rows back with their ids: COPY on PostgreSQL, bulk_create elsewhere."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(instances, batch_size=2000)
+        return
+    fields = model._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    statement = f"COPY {model._meta.db_table} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for instance in instances:
+            copy.write_row([field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields])
+
+
 @pytest.fixture(scope="module")
-def trained_catalogue(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The sample imported and a model trained on it, shared by a module's tests (each still rolls back).
+def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
+    """The snapshot restored for one module (same ids, a private copy of its files); each test still rolls back.
 
     Committed outside the tests' transactions, and deleted at the end of the module: modules using it must
     not also hold transactional tests, which would flush it.
     """
     from django.test import override_settings
 
-    from embeddings import jobs
-    from embeddings.models import ModelVersion, RunStatus, TrainingRun
-    from recommender.catalogue.models import Book, Link
+    from embeddings.models import ModelVersion
 
     artifacts = tmp_path_factory.mktemp("trained")
+    shutil.copytree(trained_snapshot.artifacts, artifacts, symlinks=True, dirs_exist_ok=True)
     with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=artifacts):
-        call_command("import_books", str(WIKIPEDIA), stdout=io.StringIO(), stderr=io.StringIO())
-        run = jobs.execute(jobs.start_training(FAST_PARAMS, enqueue=False).pk)
-        assert run.status == RunStatus.SUCCEEDED, run.error
+        forget_cached_answers(trained_snapshot.version_id)  # an earlier module served the same version and ids
+        for model, instances in trained_snapshot.rows.items():
+            _restore_rows(model, instances)
         try:
-            yield run.version
+            yield ModelVersion.objects.get(version_id=trained_snapshot.version_id)
         finally:
-            ModelVersion.objects.all().delete()
-            TrainingRun.objects.all().delete()
-            Book.objects.all().delete()
-            Link.objects.all().delete()
+            _delete_snapshot_rows()

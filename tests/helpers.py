@@ -35,6 +35,22 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # not a test, despite the name
 
 
+def forget_cached_answers(version_id: str) -> None:
+    """Drop the shared cache's answers of one version (keys hold its id), leaving the broker's keys in Redis."""
+    from django.core.cache import cache
+
+    from recommender.api import caching
+
+    caching.local.clear()
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client is None:  # the local-memory cache of the no-services setup
+        cache.clear()
+        return
+    redis = client(write=True)
+    for key in redis.scan_iter(match=f"*{version_id}*"):
+        redis.delete(key)
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
