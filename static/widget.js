@@ -14,7 +14,7 @@
   const script =
     document.currentScript || document.querySelector('script[src*="widget.js"]') || { src: window.location.href };
   const ORIGIN = new URL(script.src, window.location.href).origin;
-  const MAX_K = 20;
+  let limits; // the server's limits for data-k (/api/widget/), asked once per page
 
   const STYLE = `
     :host { all: initial; display: block; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -129,12 +129,14 @@
 
   async function render(host) {
     const value = (host.dataset.bookRecommendations || "").trim();
-    const k = Math.max(1, Math.min(MAX_K, parseInt(host.dataset.k, 10) || 5));
     const box = shell(host);
     host.setAttribute("aria-busy", "true");
     box.append(el("p", { class: "loading" }, "Loading recommendations…"));
     try {
       if (!value) throw new WidgetError("No book named: set data-book-recommendations to a title or an id.");
+      limits ||= getJson("/api/widget/");
+      const { default_k: defaultK, max_k: maxK } = await limits;
+      const k = Math.max(1, Math.min(maxK, parseInt(host.dataset.k, 10) || defaultK));
       const id = await resolveBook(value);
       const data = await getJson(`/api/books/${id}/similar/?k=${k}`);
       const head = el(

@@ -10,6 +10,7 @@ import pytest
 
 from recommender.catalogue.models import Book
 from recommender.front import pages
+from recommender.widget import WIDGET_DEFAULT_K, WIDGET_MAX_K
 from tests.browser import shot
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -104,6 +105,8 @@ def test_widget_script_on_another_origin(page, site, other_origin):
 <body><h1>My book blog</h1>
 <section id="by-title"><div data-book-recommendations="watership down" data-k="4"></div></section>
 <section id="by-id"><div data-book-recommendations="{book.pk}" data-k="2"></div></section>
+<section id="too-many"><div data-book-recommendations="{book.pk}" data-k="500"></div></section>
+<section id="no-k"><div data-book-recommendations="{book.pk}"></div></section>
 <section id="unknown"><div data-book-recommendations="No Such Book Zzqx"></div></section>
 <p class="error" id="host-error">The host's own paragraph.</p>
 <script src="{site}/static/widget.js" async></script></body></html>"""
@@ -113,6 +116,9 @@ def test_widget_script_on_another_origin(page, site, other_origin):
     cards.first.wait_for()
     assert cards.count() == 4
     assert page.locator("#by-id a.card").count() == 2
+    page.locator("#too-many a.card").first.wait_for()  # data-k is clamped to the server's limits (/api/widget/)
+    assert page.locator("#too-many a.card").count() == WIDGET_MAX_K
+    assert page.locator("#no-k a.card").count() == WIDGET_DEFAULT_K
     for href in cards.evaluate_all("links => links.map(a => a.href)"):
         assert href.startswith(f"{site}/books/")
     assert page.locator("#by-title .head").inner_text() == "Books like Watership Down"

@@ -10,6 +10,7 @@ from django.utils.html import escape
 from recommender.catalogue import covers
 from recommender.catalogue.models import Book, Link
 from recommender.front import pages
+from recommender.widget import WIDGET_MAX_K
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +162,7 @@ def test_widget_book_page_over_the_model(client, trained):
     html = response.text
     assert html.count('class="rw-card"') == 3
     assert "/static/css/widget.css" in html and 'target="_blank"' in html
-    assert len(client.get(f"/widget/books/{book.pk}/?k=500").context["similar"].results) == pages.WIDGET_MAX_K
+    assert len(client.get(f"/widget/books/{book.pk}/?k=500").context["similar"].results) == WIDGET_MAX_K
     assert len(client.get(f"/widget/books/{book.pk}/?k=abc").context["similar"].results) == 5
 
 

@@ -1,11 +1,13 @@
 """The embeddable widget: its documentation page, the framed page without a model, and widget.js as a static file."""
 
+import re
 from html import unescape
 
 import pytest
 
 from recommender.catalogue.models import Book
 from recommender.front import pages
+from recommender.widget import WIDGET_DEFAULT_K, WIDGET_MAX_K
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +55,12 @@ def test_assets_are_served_from_static(client, db, path):
     assert body == (ROOT / path.lstrip("/")).read_bytes()
     kind = "text/css" if path.endswith(".css") else "javascript"
     assert kind in response["Content-Type"]
+
+
+def test_widget_limits_come_from_the_server(client, db):
+    """static/widget.js clamps data-k with these, so the script holds no copy of the limits."""
+    response = client.get("/api/widget/", HTTP_ORIGIN="https://blog.example")
+    assert response.status_code == 200
+    assert response.json() == {"default_k": WIDGET_DEFAULT_K, "max_k": WIDGET_MAX_K}
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert not re.search(r"MAX_K\s*=\s*\d", (ROOT / "static/widget.js").read_text())  # no second copy

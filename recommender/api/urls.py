@@ -12,5 +12,6 @@ urlpatterns = [
     path("links/<int:link_id>/books/", views.books_for_link, name="link-books"),
     path("recommend/", views.recommend, name="recommend"),
     path("schema/", views.schema, name="schema"),
+    path("widget/", views.widget_settings, name="widget"),
     re_path(r"^[\s\S]*$", views.not_found),  # [\s\S]: also paths holding a newline (%0A)
 ]

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from recommender import recommendations
+from recommender import recommendations, widget
 from recommender.api.caching import cached_per_version
 from recommender.api.decorators import allow, error, json_api
 from recommender.api.params import MAX_ID, BadRequest, id_list, int_param, parse_json_object
@@ -121,3 +121,10 @@ def schema(request: HttpRequest) -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error(f"no API endpoint at {request.path}", 404)
+
+
+@allow("GET", "HEAD")
+@json_api
+def widget_settings(request: HttpRequest) -> JsonResponse:
+    """The limits static/widget.js applies to data-k, so that the script holds no copy of them."""
+    return JsonResponse(widget.to_dict())

@@ -232,15 +232,6 @@ def for_me_page(liked: list[int], disliked: list[int], query: str = "", k: int =
 
 # Widget -----------------------------------------------------------------------------------------------------
 
-WIDGET_MAX_K = 20
-
-
-def widget_k(raw: str | None, default: int = 5) -> int:
-    try:
-        return max(1, min(WIDGET_MAX_K, int(raw or default)))
-    except ValueError:
-        return default
-
 
 def widget_book_page(book: Book | None, k: int) -> dict:
     if book is None:

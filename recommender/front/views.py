@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
+from recommender import widget
 from recommender.catalogue.models import Book, Link
 from recommender.front import pages
 
@@ -38,5 +39,5 @@ def show_widget_docs(request: HttpRequest) -> HttpResponse:
 @require_safe
 def show_widget_book(request: HttpRequest, book_id: int) -> HttpResponse:
     book = Book.objects.filter(pk=book_id).first()
-    context = pages.widget_book_page(book, pages.widget_k(request.GET.get("k")))
+    context = pages.widget_book_page(book, widget.widget_k(request.GET.get("k")))
     return render(request, "front/widget_book.html", context, status=200 if book else 404)
