@@ -1,5 +1,6 @@
-"""The map in a real headless Chromium over the trained sample: it draws, search highlights and zooms, a click opens
-the neighbour panel with lines, and the URL restores a view. Screenshots go to /tmp/shots/ (map-*.png)."""
+"""The map in a real headless Chromium over the trained sample: it draws before its names arrive, search highlights
+and zooms, a click opens the neighbour panel with lines, and the URL restores a view. Screenshots go to /tmp/shots/
+(map-*.png)."""
 
 import base64
 import json
@@ -15,6 +16,7 @@ from tests.browser import shot
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 READY = "#map-plot[data-ready=true]"
+NAMED = "#map-plot[data-names=true]"
 COUNT_INK = """async (png) => {
   const image = new Image();
   image.src = "data:image/png;base64," + png;
@@ -102,7 +104,7 @@ def test_click_opens_the_neighbour_panel_with_lines(page, site, trained_catalogu
     x, y, (x0, x1, _, _) = coordinates(book)
     half = (x1 - x0) / 400  # so close that the book is the only point under the cursor
     page.goto(f"{site}/map/?x0={x - half}&x1={x + half}&y0={y - half}&y1={y + half}")
-    page.wait_for_selector(READY)
+    page.wait_for_selector(NAMED)
     box = page.locator("#map-plot .nsewdrag").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_selector("#map-tooltip:not([hidden])")
@@ -137,3 +139,30 @@ def test_url_state_restores_book_colouring_and_zoom(page, site, trained_catalogu
     restored = parse_qs(urlparse(page.url).query)
     assert restored["book"] == [str(book.pk)] and restored["colour"] == ["author"]
     assert np.allclose([float(restored[k][0]) for k in ("x0", "x1", "y0", "y1")], view, atol=1e-4)
+
+
+def test_the_map_draws_before_its_names_arrive_and_hover_waits_for_them(page, site, trained_catalogue):
+    book = Book.objects.get(title="Space Cadet")
+    x, y, (x0, x1, _, _) = coordinates(book)
+    half = (x1 - x0) / 400
+    held = []  # the names' request, answered only when the test says so
+    page.route("**/map/data/books-names.json*", lambda route: held.append(route))
+    page.goto(f"{site}/map/?x0={x - half}&x1={x + half}&y0={y - half}&y1={y + half}")
+    page.wait_for_selector(READY)  # drawn while the names are held back
+    page.wait_for_function("document.getElementById('map-count').textContent.includes('books')")
+    while not held:
+        page.wait_for_timeout(50)
+    assert page.locator(NAMED).count() == 0
+    box = page.locator("#map-plot .nsewdrag").bounding_box()
+    centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.move(*centre)
+    page.wait_for_selector("#map-tooltip:not([hidden])")
+    assert page.locator("#map-tooltip strong").inner_text() == "Loading names…"
+    page.mouse.click(*centre)  # the panel waits for the names, then shows the book
+    page.wait_for_timeout(300)
+    assert page.locator("#map-panel h2").count() == 0
+    held[0].continue_()
+    page.wait_for_selector(NAMED)
+    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    assert page.locator("#map-panel h2").inner_text() == "Space Cadet"  # hover, once named: the click test
+    assert len(held) == 1  # fetched once

@@ -90,6 +90,13 @@ def test_book_map_data_has_every_book_with_names_and_colours(trained):
     assert data.version_id == trained.version_id and map_data.payload("book") is data  # built once per version
     assert gzip.decompress(data.gzipped) == data.raw
     document = json.loads(data.raw)
+    # the first render's document holds no text but the colourings' labels; the names travel apart
+    assert set(document) == {"version", "kind", "points", "bounds", "x", "y", "ids", "colourings"}
+    names_data = map_data.payload("book", part="names")
+    assert names_data.etag != data.etag and map_data.payload("book", trained.version_id, "names") is names_data
+    names = json.loads(names_data.raw)
+    assert set(names) == {"version", "kind", "points", "titles", "authors", "genres"}
+    assert names["version"] == trained.version_id and names["points"] == document["points"]
     n = document["points"]
     book_ids = np.load(trained.path / "book_ids.npy")
     ids = np.cumsum(decode(document["ids"]))
@@ -103,9 +110,9 @@ def test_book_map_data_has_every_book_with_names_and_colours(trained):
 
     watership = Book.objects.get(title="Watership Down")
     row = int(np.searchsorted(ids, watership.pk))
-    assert document["titles"][row] == "Watership Down"
-    assert document["authors"]["values"][decode(document["authors"]["codes"])[row]] == watership.author
-    assert document["genres"]["values"][decode(document["genres"]["codes"])[row]] == watership.genre
+    assert names["titles"][row] == "Watership Down" and len(names["titles"]) == n
+    assert names["authors"]["values"][decode(names["authors"]["codes"])[row]] == watership.author
+    assert names["genres"]["values"][decode(names["genres"]["codes"])[row]] == watership.genre
 
     assert set(document["colourings"]) == {"genre", "country", "author"}
     for colouring in document["colourings"].values():
@@ -117,17 +124,19 @@ def test_book_map_data_has_every_book_with_names_and_colours(trained):
     genre_codes = decode(genre["codes"])
     assert "fantasy" in genre["labels"] and "fantasy novel" not in genre["labels"]
     assert genre["labels"][genre_codes[row]] in map_data.genre_parts(watership.genre)
-    genres = document["genres"]
+    genres = names["genres"]
     no_genre = [i for i, code in enumerate(decode(genres["codes"])) if not genres["values"][code]]
     assert no_genre and all(genre["labels"][genre_codes[i]] == "unknown" for i in no_genre)
 
 
 def test_link_map_data(trained):
     document = json.loads(map_data.payload("link").raw)
+    names = json.loads(map_data.payload("link", part="names").raw)
     link_ids = np.load(trained.path / "link_ids.npy")
     assert document["points"] == len(link_ids) and np.array_equal(np.cumsum(decode(document["ids"])), link_ids)
+    assert "titles" not in document and names["points"] == len(link_ids) == len(names["titles"])
     first = Link.objects.get(pk=int(link_ids[0]))
-    assert document["titles"][0] == first.name and decode(document["book_counts"])[0] == first.book_count
+    assert names["titles"][0] == first.name and decode(names["book_counts"])[0] == first.book_count
     colouring = document["colourings"]["books"]
     assert decode(colouring["codes"]).max() < len(colouring["labels"])
 
@@ -142,6 +151,15 @@ def test_map_data_view_sends_precompressed_json_cached_per_version(client, train
     assert plain.status_code == 200 and "Content-Encoding" not in plain and json.loads(plain.content)["kind"] == "link"
     again = client.get(f"/map/data/books.json?version={trained.version_id}", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
+    names = client.get(f"/map/data/books-names.json?version={trained.version_id}", HTTP_ACCEPT_ENCODING="gzip")
+    assert names.status_code == 200 and names["ETag"] != response["ETag"]
+    assert "max-age=31536000" in names["Cache-Control"]
+    assert "Watership Down" in json.loads(gzip.decompress(names.content))["titles"]
+    # the other part's ETag is no validator for this one
+    mixed = client.get(f"/map/data/books-names.json?version={trained.version_id}", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert mixed.status_code == 200
+    links = client.get("/map/data/links-names.json")
+    assert links.status_code == 200 and links["Cache-Control"] == "public, max-age=10"
 
 
 def test_map_data_of_unknown_bad_or_unprojected_versions_is_a_clear_error(client, trained, settings):
@@ -155,6 +173,8 @@ def test_map_data_of_unknown_bad_or_unprojected_versions_is_a_clear_error(client
         assert missing.status_code == 404 and missing.json()["reason"] == "no-map"
         with pytest.raises(map_data.MapUnavailable):
             map_data.payload("link", "20000101-000000-nomap0")
+        names = client.get("/map/data/links-names.json?version=20000101-000000-nomap0")
+        assert names.status_code == 404 and names.json()["reason"] == "no-map"
         assert not map_data.status("book", "20000101-000000-nomap0").ready
     finally:
         shutil.rmtree(versions.version_path(settings.ARTIFACTS_DIR, "20000101-000000-nomap0"))
@@ -166,6 +186,7 @@ def test_map_page_and_the_book_pages_link_to_it(client, trained):
     html = response.text
     assert "/static/vendor/plotly/plotly-gl2d-3.7.0.min.js" in html and "/static/js/map.js" in html
     assert f'data-data-url="/map/data/books.json?version={trained.version_id}"' in html
+    assert f'data-names-url="/map/data/books-names.json?version={trained.version_id}"' in html
     assert "Faithfulness@10" in html and "project_version" not in html
     links = client.get("/map/links/")
     assert links.status_code == 200 and 'data-api="/api/links/"' in links.text

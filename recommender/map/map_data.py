@@ -1,16 +1,23 @@
 """The map's data: a version's projection (map_books.npy / map_links.npy) with the catalogue's names, packed small.
 
-    status(kind)                     MapStatus: ready, or why not (no version / no projection) and what to do
-    payload(kind, version_id=None)   MapPayload: JSON bytes and their gzip, built once per (version, kind)
+    status(kind)                              MapStatus: ready, or why not (no version / no projection) and what to do
+    payload(kind, version_id=None, part=...)  MapPayload: JSON bytes and their gzip, built once per (version, kind)
 
-What travels (one JSON document, numbers as base64 typed arrays in plotly's {"dtype", "bdata"} form):
+Two JSON documents per (version, kind), numbers as base64 typed arrays in plotly's {"dtype", "bdata"} form:
+"points" is all the first render needs (coordinates, ids, colour codes); "names" (titles, authors, genres) is
+fetched after the map is drawn and serves hover, search and the side panel. Names are most of the bytes, so the
+map appears before they arrive.
+
+Points:
 - x, y: uint16, quantised over the map's bounds ([x0, x1, y0, y1]): 1/65,536 of the extent is far below a pixel
   at any zoom the page allows, and it halves float32's bytes (random low bytes do not gzip).
 - ids: int32 catalogue ids as differences from the previous row (versions keep rows in id order, so the
   differences are small and gzip to little; any order still decodes, by a running sum).
-- books: titles once; authors, genres, countries as a list of distinct values plus a code per point.
 - colourings: per colouring a few labels (the most common values, then "other", "unknown") and a uint8 code per
-  point. Genres are normalised first (see genre_parts). Links: names and one colouring by how many books use them.
+  point. Genres are normalised first (see genre_parts). Links: one colouring by how many books use them.
+Names, in the same row order:
+- books: titles once; authors and genres as a list of distinct values plus a code per point.
+- links: names and how many books use each.
 
 Only numpy and the catalogue: web processes never import umap (the projection is computed by workers).
 """
@@ -32,6 +39,7 @@ from embeddings import versions
 from recommender.catalogue.models import Book, Link
 
 KINDS = {"book": "map_books.npy", "link": "map_links.npy"}
+PARTS = ("points", "names")
 GROUPS_COLOURED = 12  # more colours than this stop being told apart; the rest is "other"
 OTHER = "other"
 UNKNOWN = "unknown"
@@ -69,13 +77,14 @@ class MapStatus:
 class MapPayload:
     version_id: str
     kind: str
+    part: str
     points: int
     raw: bytes
     gzipped: bytes
 
     @property
     def etag(self) -> str:
-        return f'"map-{self.version_id}-{self.kind}"'
+        return f'"map-{self.version_id}-{self.kind}-{self.part}"'
 
 
 def genre_parts(text: str | None) -> list[str]:
@@ -182,29 +191,37 @@ def status(kind: str, version_id: str | None = None) -> MapStatus:
     return MapStatus(kind, version_id, True, faithfulness=part.get("faithfulness@10"), points=part.get("points", 0))
 
 
-_cache: OrderedDict[tuple[str, str], MapPayload] = OrderedDict()
+_cache: OrderedDict[tuple[str, str], dict[str, MapPayload]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def payload(kind: str, version_id: str | None = None) -> MapPayload:
-    """The map's data for a version (default: the active one); built once per process and (version, kind)."""
+def payload(kind: str, version_id: str | None = None, part: str = "points") -> MapPayload:
+    """One part of the map's data for a version (default: the active one); both parts are built together, once per
+    process and (version, kind), because they share the rows (and their order) read from the catalogue."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
     version_id, folder = _folder(version_id)
     key = (version_id, kind)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
-            return _cache[key]
-    built = build_payload(kind, version_id, folder)
+            return _cache[key][part]
+    built = build_payloads(kind, version_id, folder)
     with _cache_lock:
         _cache[key] = built
         while len(_cache) > CACHED_PAYLOADS:
             _cache.popitem(last=False)
-    return built
+    return built[part]
 
 
-def build_payload(kind: str, version_id: str, folder: Path) -> MapPayload:
+def _packed(version_id: str, kind: str, part: str, points: int, document: dict) -> MapPayload:
+    raw = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return MapPayload(version_id, kind, part, points, raw, gzip.compress(raw, compresslevel=9, mtime=0))
+
+
+def build_payloads(kind: str, version_id: str, folder: Path) -> dict[str, MapPayload]:
     path = folder / KINDS[kind]
     if not path.is_file():
         raise MapUnavailable(f"version {version_id} has no {kind} map yet", "no-map")
@@ -212,57 +229,56 @@ def build_payload(kind: str, version_id: str, folder: Path) -> MapPayload:
     ids = np.load(folder / f"{kind}_ids.npy")
     if len(coords) != len(ids):
         raise MapUnavailable(f"version {version_id}: the {kind} map and its ids differ in length", "no-map")
-    data = _book_data(ids) if kind == "book" else _link_data(ids)
-    kept = data.pop("_rows")  # rows whose catalogue record still exists
-    ids, coords = ids[kept], coords[kept]
+    kept, points, names = _book_data(ids) if kind == "book" else _link_data(ids)
+    ids, coords = ids[kept], coords[kept]  # rows whose catalogue record still exists
     bounds, x, y = quantise(coords)
-    document = {
-        "version": version_id,
-        "kind": kind,
-        "points": len(ids),
+    head = {"version": version_id, "kind": kind, "points": len(ids)}
+    points_document = {
+        **head,
         "bounds": bounds,
         "x": typed(x),
         "y": typed(y),
         "ids": typed(np.diff(ids, prepend=0).astype(np.int32)),
-        **data,
+        **points,
     }
-    raw = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    return MapPayload(version_id, kind, len(ids), raw, gzip.compress(raw, compresslevel=9, mtime=0))
+    return {
+        "points": _packed(version_id, kind, "points", len(ids), points_document),
+        "names": _packed(version_id, kind, "names", len(ids), {**head, **names}),
+    }
 
 
-def _book_data(ids: np.ndarray) -> dict:
+def _book_data(ids: np.ndarray) -> tuple[np.ndarray, dict, dict]:
     rows = Book.objects.filter(pk__in=ids.tolist()).values_list("id", "title", "author", "genre", "country")
     by_id = {row[0]: row[1:] for row in rows}
     kept = np.array([int(book_id) in by_id for book_id in ids], dtype=bool)
     records = [by_id[int(book_id)] for book_id in ids[kept]]
-    titles = [title for title, _, _, _ in records]
     authors, author_codes = dictionary([author.strip() for _, author, _, _ in records])
     genres, genre_codes = dictionary([genre.strip() for _, _, genre, _ in records])
-    countries, country_codes = dictionary([country.strip() for _, _, _, country in records])
     colourings = {
         "genre": colour_groups([genre_parts(genre) for _, _, genre, _ in records]),
         "country": colour_groups([[country.strip().lower()] if country.strip() else [] for *_, country in records]),
         "author": colour_groups([[author.strip()] if author.strip() else [] for _, author, _, _ in records]),
     }
-    return {
-        "_rows": kept,
-        "titles": titles,
+    points = {
+        "colourings": {name: {"labels": labels, "codes": typed(codes)} for name, (labels, codes) in colourings.items()}
+    }
+    names = {
+        "titles": [title for title, _, _, _ in records],
         "authors": {"values": authors, "codes": typed(author_codes)},
         "genres": {"values": genres, "codes": typed(genre_codes)},
-        "countries": {"values": countries, "codes": typed(country_codes)},
-        "colourings": {name: {"labels": labels, "codes": typed(codes)} for name, (labels, codes) in colourings.items()},
     }
+    return kept, points, names
 
 
-def _link_data(ids: np.ndarray) -> dict:
+def _link_data(ids: np.ndarray) -> tuple[np.ndarray, dict, dict]:
     rows = Link.objects.filter(pk__in=ids.tolist()).values_list("id", "name", "book_count")
     by_id = {row[0]: row[1:] for row in rows}
     kept = np.array([int(link_id) in by_id for link_id in ids], dtype=bool)
     records = [by_id[int(link_id)] for link_id in ids[kept]]
     labels, codes = link_groups([count for _, count in records])
-    return {
-        "_rows": kept,
+    points = {"colourings": {"books": {"labels": labels, "codes": typed(codes)}}}
+    names = {
         "titles": [name for name, _ in records],
         "book_counts": typed(np.array([count for _, count in records], dtype=np.uint32)),
-        "colourings": {"books": {"labels": labels, "codes": typed(codes)}},
     }
+    return kept, points, names

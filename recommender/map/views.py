@@ -17,19 +17,23 @@ ACTIVE_SECONDS = 10
 def show_map(request: HttpRequest, kind: str) -> HttpResponse:
     state = map_data.status(kind)
     data_url = reverse("map:books-data" if kind == "book" else "map:links-data")
+    names_url = reverse("map:books-names" if kind == "book" else "map:links-names")
+    version = f"?version={state.version_id}" if state.ready else ""
     context = {
         "kind": kind,
         "state": state,
-        "data_url": f"{data_url}?version={state.version_id}" if state.ready else "",
+        "data_url": f"{data_url}{version}" if state.ready else "",
+        "names_url": f"{names_url}{version}" if state.ready else "",
     }
     return render(request, "map/map.html", context, status=200)
 
 
 @require_safe
-def map_data_view(request: HttpRequest, kind: str) -> HttpResponse:
+def map_data_view(request: HttpRequest, kind: str, part: str) -> HttpResponse:
+    """The map's points (drawn first) or names (fetched after): precompressed JSON, cached per version."""
     version_id = request.GET.get("version") or None
     try:
-        data = map_data.payload(kind, version_id)
+        data = map_data.payload(kind, version_id, part)
     except map_data.MapUnavailable as exc:
         status = 400 if exc.reason == "bad-version-id" else 404
         return JsonResponse({"error": str(exc), "reason": exc.reason}, status=status)

@@ -1,6 +1,11 @@
 /* The map (/map/, /map/links/): every book or link of a model version as one WebGL scatter (plotly scattergl).
  *
- * Data: GET data-data-url, the JSON of recommender/map/map_data.py (typed arrays as base64 "bdata").
+ * Data: GET data-data-url, the points of recommender/map/map_data.py (typed arrays as base64 "bdata"), is all the
+ * first render needs; data-names-url (titles, authors, genres: most of the bytes) is fetched once the map is drawn.
+ * Hover says "loading" until the names arrive; search and the side panel wait for them.
+ * The points are drawn first, the legend (SVG text, a fifth of plotly's drawing time) right after them.
+ * Performance marks map:fetched, map:unpacked, map:drawn, map:legend, map:names time the first render
+ * (benchmarks/map_scale.py).
  * Hover: a tooltip of our own (textContent: no data ever goes through innerHTML or plotly's HTML hover labels).
  * Click or search: a side panel with the point's nearest neighbours in the model's space (the JSON API), lines
  * to them on the map, and the ones the map puts far away marked as such.
@@ -26,8 +31,9 @@
   const kind = plot.dataset.kind;
   const idParam = kind === "book" ? "book" : "link";
 
-  const state = { data: null, x: null, y: null, ids: null, rowOf: new Map(), traceRows: [], groups: 0,
+  const state = { data: null, names: null, x: null, y: null, ids: null, rowOf: new Map(), traceRows: [], groups: 0,
     selected: -1, highlighted: [], neighbours: [], query: "" };
+  let namesLoaded = null; // a promise of the names, once their request has started
 
   function decode(typed) {
     const binary = atob(typed.bdata);
@@ -56,12 +62,6 @@
       state.ids[i] = id;
       state.rowOf.set(id, i);
     }
-    if (data.authors) {
-      state.authorCodes = decode(data.authors.codes);
-      state.genreCodes = decode(data.genres.codes);
-    } else {
-      state.bookCounts = decode(data.book_counts);
-    }
     state.colourCodes = {};
     Object.entries(data.colourings).forEach(([name, colouring]) => {
       state.colourCodes[name] = decode(colouring.codes);
@@ -69,9 +69,41 @@
     state.data = data;
   }
 
-  const title = (i) => state.data.titles[i];
-  const author = (i) => (state.authorCodes ? state.data.authors.values[state.authorCodes[i]] : "");
-  const genre = (i) => (state.genreCodes ? state.data.genres.values[state.genreCodes[i]] : "");
+  function unpackNames(names) {
+    if (names.version !== state.data.version || names.points !== state.data.points) {
+      throw new Error("the names are of another map version");
+    }
+    if (names.authors) {
+      state.authorCodes = decode(names.authors.codes);
+      state.genreCodes = decode(names.genres.codes);
+    } else {
+      state.bookCounts = decode(names.book_counts);
+    }
+    state.names = names;
+  }
+
+  async function fetchNames() {
+    const response = await fetch(plot.dataset.namesUrl, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    unpackNames(await response.json());
+    performance.mark("map:names");
+    plot.dataset.names = "true";
+  }
+
+  // The names, fetched once (a failed request is retried by the next caller).
+  function names() {
+    if (!namesLoaded) {
+      namesLoaded = fetchNames().catch((error) => {
+        namesLoaded = null;
+        throw error;
+      });
+    }
+    return namesLoaded;
+  }
+
+  const title = (i) => state.names.titles[i];
+  const author = (i) => (state.authorCodes ? state.names.authors.values[state.authorCodes[i]] : "");
+  const genre = (i) => (state.genreCodes ? state.names.genres.values[state.genreCodes[i]] : "");
   const pageUrl = (id) => plot.dataset.pageUrl.replace("ID", String(id));
 
   function colourOf(code, labels) {
@@ -170,12 +202,13 @@
   }
 
   // --- drawing ---
-  function layout(range) {
+  function layout(range, legend = true) {
     const axis = { visible: false, showgrid: false, zeroline: false };
     return {
       margin: { l: 0, r: 0, t: 0, b: 0 }, dragmode: "pan", hovermode: "closest", uirevision: "map",
       xaxis: range ? { ...axis, range: [range[0], range[1]], autorange: false } : { ...axis, autorange: true },
       yaxis: range ? { ...axis, range: [range[2], range[3]], autorange: false } : { ...axis, autorange: true },
+      showlegend: legend,
       legend: { itemsizing: "constant", bgcolor: "rgba(255,255,255,0.85)", x: 0, y: 1, font: { size: 12 } },
       plot_bgcolor: "#fff", paper_bgcolor: "#fff",
     };
@@ -213,9 +246,10 @@
   function showTooltip(row, event) {
     tooltip.replaceChildren();
     const strong = document.createElement("strong");
-    strong.textContent = title(row);
+    strong.textContent = state.names ? title(row) : "Loading names…";
     tooltip.append(strong);
-    const lines = kind === "book" ? [author(row), genre(row)] : [`${state.bookCounts[row]} books`];
+    let lines = [];
+    if (state.names) lines = kind === "book" ? [author(row), genre(row)] : [`${state.bookCounts[row]} books`];
     lines.filter(Boolean).forEach((text) => {
       const line = document.createElement("span");
       line.textContent = text;
@@ -320,13 +354,24 @@
       return;
     }
     if (zoom) await zoomTo(row);
+    // asked before the names are awaited, so that a first click does not wait for one request after the other
+    const asked = fetch(plot.dataset.similarUrl.replace("ID", String(state.ids[row])), { headers: { Accept: "application/json" } });
+    asked.catch(() => {}); // reported below, once the names are there
+    try {
+      await names();
+    } catch (error) {
+      if (token !== selectToken) return;
+      panel.replaceChildren(element("p", `The map's names are unavailable: ${error.message}`, "notice"));
+      showPanel(true);
+      return;
+    }
+    if (token !== selectToken) return;
     renderPanel(row, [], null);
     panel.append(element("p", "Loading neighbours…", "muted"));
     await redrawOverlays();
     writeUrl();
-    const id = state.ids[row];
     try {
-      const response = await fetch(plot.dataset.similarUrl.replace("ID", String(id)), { headers: { Accept: "application/json" } });
+      const response = await asked;
       const body = await response.json();
       if (token !== selectToken) return;
       if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
@@ -342,12 +387,19 @@
   }
 
   // --- search ---
-  function highlight(query) {
+  async function highlight(query) {
     const q = query.trim().toLowerCase();
     state.query = q;
     state.highlighted = [];
     if (q.length >= 2) {
-      const titles = state.data.titles;
+      try {
+        await names();
+      } catch (error) {
+        counter.textContent = `Search is unavailable: ${error.message}`;
+        return;
+      }
+      if (state.query !== q) return; // typed on while the names arrived
+      const titles = state.names.titles;
       for (let i = 0; i < titles.length && state.highlighted.length < HIGHLIGHT_MAX; i += 1) {
         if (titles[i].toLowerCase().includes(q) || author(i).toLowerCase().includes(q)) state.highlighted.push(i);
       }
@@ -365,14 +417,22 @@
     try {
       response = await fetch(plot.dataset.dataUrl, { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error((await response.json()).error || `HTTP ${response.status}`);
-      unpack(await response.json());
+      const data = await response.json();
+      performance.mark("map:fetched");
+      unpack(data);
+      performance.mark("map:unpacked");
     } catch (error) {
       document.getElementById("map-loading").textContent = `The map could not be loaded: ${error.message}`;
       return;
     }
     document.getElementById("map-loading").remove();
-    await window.Plotly.newPlot(plot, [...groupTraces(colourSelect.value), ...overlayTraces()], layout(restored.range), plotConfig);
+    await window.Plotly.newPlot(plot, [...groupTraces(colourSelect.value), ...overlayTraces()], layout(restored.range, false),
+      plotConfig);
+    performance.mark("map:drawn");
+    await window.Plotly.relayout(plot, { showlegend: true });
+    performance.mark("map:legend");
     plot.dataset.ready = "true";
+    names().catch(() => {}); // after the first render, so the names never delay it; callers report failures
     counter.textContent = `${state.data.points.toLocaleString("en")} ${kind}s`;
 
     plot.on("plotly_hover", (event) => {
