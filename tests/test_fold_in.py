@@ -254,7 +254,12 @@ def test_survives_a_restart_of_the_web_processes(transactional_db, artifacts_dir
     catalogue_version(artifacts_dir)
     book = add_book("New book", list(Link.objects.order_by("id")[:8]))
     folding.fold_books([book.pk])
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "ARTIFACTS_DIR": str(artifacts_dir), "ALLOWED_HOSTS": "localhost"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "ARTIFACTS_DIR": str(artifacts_dir),
+        "ALLOWED_HOSTS": "localhost",
+    }
     script = (
         "from recommender.wsgi import application\nfrom django.test import Client\nimport json, sys\n"
         f"print(json.dumps(Client(HTTP_HOST='localhost').get('/api/books/{book.pk}/similar/').json()['book']))\n"
