@@ -16,6 +16,7 @@ vectors were trained on), so web processes need numpy and scipy only. The same `
 evaluation scores as "served" (embeddings/evaluation.py) and what LoadedVersion.similar_books returns.
 """
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,32 @@ class Blend:
         self.tfidf_t = tfidf.T.tocsr()  # link x book: a query walks the posting lists of its own links only
         self.candidates = candidates
         self.weight = tfidf_weight
+        # Folded-in books (with_overlay): rows past the version's, their TF-IDF rows, and the version's rows they
+        # shadow (a trained book whose links were edited), which are never candidates.
+        self.extra_tfidf: sp.csr_matrix | None = None
+        self.hidden = np.zeros(0, dtype=np.int64)
+
+    def idf(self) -> np.ndarray:
+        """Each link's idf, recovered from the matrix (tfidf_matrix's formula over its book counts)."""
+        df = np.bincount(self.tfidf.indices, minlength=self.tfidf.shape[1]).astype(np.float64)
+        return (np.log((1.0 + self.tfidf.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
+
+    def with_overlay(
+        self, vectors: object, link_indptr: np.ndarray, link_rows: np.ndarray, hidden: np.ndarray
+    ) -> "Blend":
+        """This blend over the version's books plus folded ones (vectors: embeddings.book_space.StackedRows).
+
+        A folded book's TF-IDF row is its known links weighted by the version's idf; the version's matrix, shared
+        with this blend, is not copied."""
+        blend = copy.copy(self)
+        blend.vectors = vectors
+        weights = self.idf()[link_rows]
+        m = len(link_indptr) - 1
+        extra = sp.csr_matrix((weights, link_rows, link_indptr), shape=(m, self.tfidf.shape[1]), dtype=np.float32)
+        norms = np.sqrt(np.asarray(extra.multiply(extra).sum(axis=1)).ravel())
+        blend.extra_tfidf = (sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ extra).tocsr()
+        blend.hidden = np.asarray(hidden, dtype=np.int64)
+        return blend
 
     @classmethod
     def open(cls, folder: Path, book_vectors: np.ndarray) -> "Blend | None":
@@ -67,9 +94,15 @@ class Blend:
         return cls(book_vectors, sp.load_npz(path)) if path.is_file() else None
 
     def tfidf_scores(self, row: int) -> np.ndarray:
-        start, stop = self.tfidf.indptr[row], self.tfidf.indptr[row + 1]
-        links, weights = self.tfidf.indices[start:stop], self.tfidf.data[start:stop]
-        return np.asarray(self.tfidf_t[links].T @ weights).ravel()
+        n = self.tfidf.shape[0]
+        matrix, at = (self.tfidf, row) if row < n else (self.extra_tfidf, row - n)
+        start, stop = matrix.indptr[at], matrix.indptr[at + 1]
+        links, weights = matrix.indices[start:stop], matrix.data[start:stop]
+        scores = np.asarray(self.tfidf_t[links].T @ weights).ravel()
+        if self.extra_tfidf is None:
+            return scores
+        query = sp.csr_matrix((weights, links, [0, len(links)]), shape=(1, self.tfidf.shape[1]))
+        return np.concatenate([scores, np.asarray((self.extra_tfidf @ query.T).todense()).ravel()])
 
     def nearest(self, row: int, k: int, embedding_rows: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The k best other books of `row` as (row, blended score), best first.
@@ -86,7 +119,9 @@ class Blend:
         tfidf = self.tfidf_scores(row)
         tfidf_rows = _top(tfidf, want + 1)
         rows = np.union1d(embedding_rows, tfidf_rows)
-        rows = rows[rows != row]
+        rows = rows[(rows != row) & ~np.isin(rows, self.hidden)]
+        if len(rows) == 0:
+            return []
         emb = np.asarray(self.vectors[rows] @ query, dtype=np.float64)
         tf = tfidf[rows].astype(np.float64)
         score = (1.0 - self.weight) * emb / max(float(emb.max()), 1e-9) + self.weight * tf / max(float(tf.max()), 1e-9)

@@ -166,6 +166,16 @@ def publish_and_activate(
     return folder
 
 
+def _refold(version_id: str) -> None:
+    """Books folded into the previous version: into the new one, or gone into it when it was trained on them."""
+    from embeddings.folding import refold_after_training
+
+    try:
+        refold_after_training(version_id)
+    except Exception:  # the version is served either way; the books can be folded by hand (manage.py fold_in)
+        logger.exception("folding the books added during the run into %s failed", version_id)
+
+
 def execute(run_id: int, listener: Callable[[dict], None] | None = None) -> TrainingRun:
     """Train, evaluate, index and publish a version for a queued run; activate it only when all is written.
 
@@ -207,6 +217,7 @@ def execute(run_id: int, listener: Callable[[dict], None] | None = None) -> Trai
             version_id = versions.new_version_id()
             publish_and_activate(run, staging, version_id, params.to_dict(), data, metrics)
         run.finish(RunStatus.SUCCEEDED)
+        _refold(version_id)
         logger.info("run %s produced version %s", run.pk, version_id)
     except TrainingCancelled:
         versions.discard(staging)

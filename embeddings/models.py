@@ -217,3 +217,51 @@ class ModelVersion(models.Model):
             "params": self.params,
             "metrics": self.metrics,
         }
+
+
+class FoldInStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    FOLDED = "folded", "Folded in"
+    TRAINED = "trained", "In the version"  # its links are those the version was trained on: nothing to fold
+    NO_KNOWN_LINKS = "no_known_links", "No known links"
+    FAILED = "failed", "Failed"
+
+
+class FoldIn(models.Model):
+    """The last fold-in asked for one book (embeddings/folding.py): what pages say while it is pending or why none.
+
+    book_id is the catalogue's Book.id as a plain number: embeddings never imports the catalogue.
+    """
+
+    book_id = models.BigIntegerField(unique=True)
+    version_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=FoldInStatus.choices, default=FoldInStatus.QUEUED)
+    unknown_link_ids = models.JSONField(default=list, blank=True, help_text="links the version has no vector for")
+    n_links = models.PositiveIntegerField(default=0, help_text="known links the vector was folded from")
+    seconds = models.FloatField(null=True, blank=True)
+    output_layer = models.CharField(max_length=20, blank=True, help_text="saved, or estimated for older versions")
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+
+    def __str__(self) -> str:
+        return f"fold-in of book {self.book_id} ({self.status})"
+
+    @property
+    def pending(self) -> bool:
+        return self.status == FoldInStatus.QUEUED
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "version": self.version_id or None,
+            "unknown_link_ids": self.unknown_link_ids,
+            "links_used": self.n_links,
+            "seconds": self.seconds,
+            "error": self.error or None,
+            "queued_at": self.queued_at.isoformat() if self.queued_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }

@@ -11,6 +11,7 @@ import numpy as np
 
 from embeddings.dataset import TrainingData
 from embeddings.evaluation import evaluate, holdout_split
+from embeddings.fold_in import OUTPUT_LAYER_FILE
 from embeddings.hybrid import save_tfidf
 from embeddings.indexing import build_indexes
 from embeddings.params import TrainParams
@@ -69,6 +70,7 @@ def run(
     np.save(out_dir / "book_ids.npy", data.book_ids.astype(np.int64))
     save_tfidf(out_dir, data.pairs, data.n_books, data.n_links)  # the served blend's explicit signal
     np.save(out_dir / "link_ids.npy", data.link_ids.astype(np.int64))
+    write_json(out_dir / OUTPUT_LAYER_FILE, final.output_layer)  # fold-in scores new books with it
     write_json(out_dir / "params.json", {**params.to_dict(), **data.summary()})
     write_json(out_dir / "history.json", {"evaluation": evaluation.history, "final": final.history})
     if on_progress is not None:

@@ -8,6 +8,10 @@ Each call costs at most one os.stat of active.json per CHECK_INTERVAL seconds; w
 changed, the pointed-to version is opened (memory maps only, so it is quick) and replaces the old one. Requests
 already holding the old LoadedVersion finish on it: version folders are immutable, so nothing changes under them.
 
+Books folded in after training live in the version's overlay (embeddings/overlay.py): the same check stats its
+file, and when it changed a new LoadedVersion with the new overlay replaces the old one the same way. Searches for
+books cover the version's rows and the overlay's together (embeddings/book_space.py).
+
 Only the standard library, numpy and annoy are imported here (never TensorFlow, Keras or UMAP).
 """
 
@@ -17,12 +21,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from embeddings import integrity, versions
+from embeddings import integrity, overlay, versions
+from embeddings.book_space import BookSpace
 from embeddings.hybrid import Blend
 from embeddings.search import VectorIndex, normalise
 
@@ -65,6 +70,37 @@ class LoadedVersion:
     metrics: dict = field(default_factory=dict)
     index_info: dict = field(default_factory=dict)
     blend: Blend | None = None  # None for versions trained before book_tfidf.npz existed: embedding alone
+    space: BookSpace | None = None  # books plus the overlay's folded-in books (set by open / with_overlay)
+    base_blend: Blend | None = None  # the blend over the version's own rows (with_overlay starts from it)
+
+    def __post_init__(self) -> None:
+        if self.space is None:
+            self.space = BookSpace(self.books, overlay.Overlay(self.version_id, self.books.dim))
+            self.base_blend = self.blend
+
+    def with_overlay(self, folded: overlay.Overlay) -> "LoadedVersion":
+        """This version serving `folded` as its folded-in books (a new object: requests on this one finish here)."""
+        space = BookSpace(self.books, folded)
+        blend = self.base_blend
+        if blend is not None and len(folded):
+            blend = blend.with_overlay(space.vectors, folded.link_indptr, folded.link_rows, space.hidden)
+        return replace(self, space=space, blend=blend)
+
+    @property
+    def overlay(self) -> overlay.Overlay:
+        return self.space.overlay
+
+    @property
+    def cache_key(self) -> str:
+        """Names what answers come from: the version and its overlay's generation (a fold-in changes it)."""
+        generation = self.overlay.generation
+        return self.version_id if not generation else f"{self.version_id}.{generation}"
+
+    def is_folded_in(self, book_id: int) -> bool:
+        return book_id in self.overlay
+
+    def knows_book(self, book_id: int) -> bool:
+        return book_id in self.space
 
     @classmethod
     def open(cls, folder: Path) -> "LoadedVersion":
@@ -87,11 +123,12 @@ class LoadedVersion:
     def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
         """The k books most like one book: the blend of embeddings/hybrid.py (the ranking evaluation scores as
         "served"), with its blended score; the embedding's cosine alone for versions without the TF-IDF file."""
-        row = _rows(self.books, "book", [book_id])[0]
+        books = self.space
+        row = _rows(books, "book", [book_id])[0]
         if self.blend is None:
-            return _to_ids(self.books, self.books.nearest_to_row(row, k))
-        candidates = [r for r, _ in self.books.nearest_to_row(row, max(k, self.blend.candidates))]
-        return _to_ids(self.books, self.blend.nearest(row, k, embedding_rows=np.asarray(candidates, dtype=np.int64)))
+            return _to_ids(books, books.nearest_to_row(row, k))
+        candidates = [r for r, _ in books.nearest_to_row(row, max(k, self.blend.candidates))]
+        return _to_ids(books, self.blend.nearest(row, k, embedding_rows=np.asarray(candidates, dtype=np.int64)))
 
     def similar_links(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
         row = _rows(self.links, "link", [link_id])[0]
@@ -100,7 +137,7 @@ class LoadedVersion:
     def books_for_link(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
         """Books whose vectors are nearest to the link's vector (both live in one space after training)."""
         row = _rows(self.links, "link", [link_id])[0]
-        return _to_ids(self.books, self.books.nearest_to_vector(self.links.vector(row), k))
+        return _to_ids(self.space, self.space.nearest_to_vector(self.links.vector(row), k))
 
     def recommend(
         self, liked_ids: Iterable[int], disliked_ids: Iterable[int] = (), k: int = 10
@@ -123,17 +160,18 @@ class LoadedVersion:
         both = set(liked) & set(disliked)
         if both:
             raise ValueError(f"books both liked and disliked: {sorted(both)}")
-        rows = _rows(self.books, "book", liked + disliked)
+        books = self.space
+        rows = _rows(books, "book", liked + disliked)
         liked_rows, disliked_rows = rows[: len(liked)], rows[len(liked) :]
-        query = np.zeros(self.books.dim, dtype=np.float32)
+        query = np.zeros(books.dim, dtype=np.float32)
         if liked_rows:
-            query += normalise(np.mean(self.books.vectors[sorted(liked_rows)], axis=0))
+            query += normalise(np.mean(books.vectors[sorted(liked_rows)], axis=0))
         if disliked_rows:
-            query -= DISLIKE_WEIGHT * normalise(np.mean(self.books.vectors[sorted(disliked_rows)], axis=0))
-        return _to_ids(self.books, self.books.nearest_to_vector(query, k, exclude_rows=rows))
+            query -= DISLIKE_WEIGHT * normalise(np.mean(books.vectors[sorted(disliked_rows)], axis=0))
+        return _to_ids(books, books.nearest_to_vector(query, k, exclude_rows=rows))
 
 
-def _rows(index: VectorIndex, kind: str, catalogue_ids: Sequence[int]) -> list[int]:
+def _rows(index: VectorIndex | BookSpace, kind: str, catalogue_ids: Sequence[int]) -> list[int]:
     rows, unknown = [], []
     for catalogue_id in catalogue_ids:
         try:
@@ -145,7 +183,7 @@ def _rows(index: VectorIndex, kind: str, catalogue_ids: Sequence[int]) -> list[i
     return rows
 
 
-def _to_ids(index: VectorIndex, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
+def _to_ids(index: VectorIndex | BookSpace, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return [(index.id_of_row(row), similarity) for row, similarity in found]
 
 
@@ -162,6 +200,8 @@ class ActiveModel:
         self._active_id: str | None = None  # what active.json names (may differ from what is served)
         self._error: str | None = None  # why the version active.json names is not served
         self._failed_at = float("-inf")
+        self._overlay_stamp: tuple[int, int, int] | None = None
+        self._overlay_of: str | None = None  # the version whose overlay _overlay_stamp describes
 
     def get(self) -> LoadedVersion | None:
         now = time.monotonic()
@@ -170,6 +210,7 @@ class ActiveModel:
         with self._lock:
             if time.monotonic() - self._checked_at >= self.check_interval:
                 self._refresh()
+                self._refresh_overlay()
                 self._checked_at = time.monotonic()
             return self._loaded
 
@@ -221,6 +262,24 @@ class ActiveModel:
             return
         self._error = None
         logger.info("serving model version %s", version_id)
+
+    def _refresh_overlay(self) -> None:
+        """Serve the overlay of the loaded version as it is on disk now (when its file changed)."""
+        loaded = self._loaded
+        if loaded is None:
+            return
+        found = overlay.stamp(self.root, loaded.version_id)
+        if found == self._overlay_stamp and self._overlay_of == loaded.version_id:
+            return
+        try:
+            folded = overlay.Overlay.read(self.root, loaded.version_id, loaded.books.dim)
+        except Exception:  # a damaged overlay must not stop the version: keep what is served, try at the next check
+            logger.exception("cannot read the overlay of version %s; keeping the one served", loaded.version_id)
+            return
+        self._loaded = loaded.with_overlay(folded)
+        self._overlay_stamp, self._overlay_of = found, loaded.version_id
+        if len(folded):
+            logger.info("serving %d folded-in books of version %s", len(folded), loaded.version_id)
 
     def _fail(self, error: str) -> None:
         served = self._version_id()

@@ -17,3 +17,11 @@ def project_version(version_id: str) -> dict:
     from embeddings import mapping
 
     return {"version": version_id, "map": mapping.project_version(version_id)}
+
+
+@shared_task(name="embeddings.fold_in", acks_late=True, ignore_result=True)
+def fold_in(book_ids: list[int]) -> dict:
+    """Vectors for books added or edited since the active version was trained (numpy; no TensorFlow)."""
+    from embeddings import folding
+
+    return folding.fold_task(book_ids)

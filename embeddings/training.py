@@ -41,6 +41,9 @@ class TrainResult:
     link_vectors: np.ndarray  # float32 (n_links, dim), L2-normalised rows
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    # The Dense(1, sigmoid) after the cosine: {"mode", "kernel", "bias"} (no weights in regression mode). Fold-in
+    # (embeddings/fold_in.py) optimises a new book against the same output layer.
+    output_layer: dict = field(default_factory=dict)
 
 
 class EpochTensors(NamedTuple):
@@ -243,6 +246,14 @@ def make_model(data: TrainingData, params: TrainParams) -> tuple[keras.Model, Sp
     return model, SparseAdamStep(model, params.mode, learning_rate=params.learning_rate)
 
 
+def output_layer(model: keras.Model, mode: str) -> dict:
+    """The trained output layer as plain numbers (what output_layer.json of a version holds)."""
+    if mode != "classification":
+        return {"mode": mode}
+    kernel, bias = model.get_layer("output").get_weights()
+    return {"mode": mode, "kernel": float(kernel.ravel()[0]), "bias": float(bias.ravel()[0])}
+
+
 def model_vectors(model: keras.Model) -> tuple[np.ndarray, np.ndarray]:
     books = model.get_layer("book_embedding").get_weights()[0]
     links = model.get_layer("link_embedding").get_weights()[0]
@@ -347,4 +358,6 @@ def train(
                 report(epoch, step, entry["loss"], entry["accuracy"], epoch_end=True)
 
     book_vectors, link_vectors = model_vectors(model)
-    return TrainResult(book_vectors, link_vectors, history, time.perf_counter() - started)
+    return TrainResult(
+        book_vectors, link_vectors, history, time.perf_counter() - started, output_layer(model, params.mode)
+    )

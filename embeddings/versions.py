@@ -9,6 +9,7 @@
         book_ids.npy, link_ids.npy int64 catalogue ids (Book.id, Link.id) of each row
         book_tfidf.npz             scipy CSR book x link TF-IDF, the served blend's second signal (hybrid.py)
         params.json                hyperparameters and catalogue counts
+        output_layer.json          the trained Dense(1, sigmoid) after the cosine: kernel and bias (fold-in uses it)
         history.json               training curve (per epoch)
         metrics.json               evaluation (embedding and baselines), index recall and timing
         books.ann, links.ann       Annoy indexes (angular) over the vector rows
@@ -22,6 +23,9 @@ and map.json added later (`manage.py project_version`, embeddings/projection.py)
 written under a temporary name and renamed into place (os.replace), map.json last; no existing file changes, so
 a reader sees a version without a map or with a complete one. metrics.json stays as trained: the backfilled
 faithfulness lives in map.json and in ModelVersion.metrics["map"].
+
+Books folded in after training (embeddings/fold_in.py) never touch a version folder: they live in an overlay beside
+it, ARTIFACTS_DIR/overlays/<id>/overlay.npz, replaced atomically as a whole (embeddings/overlay.py).
 
 This module uses only the standard library and numpy, so web processes may import it.
 """

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import QuerySet
 
-from embeddings.serving import LoadedVersion, require_active
+from embeddings.serving import LoadedVersion, get_active, require_active
 from recommender.catalogue.covers import initials, placeholder_hue
 from recommender.catalogue.models import Book, BookLink, Link
 
@@ -54,6 +54,7 @@ class BookResult(BookCard):
 
     similarity: float
     shared_links: tuple[tuple[int, str], ...]
+    folded_in: bool = False  # its vector was folded in after training (embeddings/fold_in.py), not trained
 
     @property
     def percent(self) -> int:
@@ -69,6 +70,7 @@ class BookResult(BookCard):
             "cover_url": self.cover,
             "similarity": self.similarity,
             "shared_links": [name for _, name in self.shared_links],
+            "folded_in": self.folded_in,
         }
 
 
@@ -102,7 +104,9 @@ def shared_links(
     }
 
 
-def _book_results(found: list[tuple[int, float]], anchor_links: QuerySet | set[int]) -> list[BookResult]:
+def _book_results(
+    found: list[tuple[int, float]], anchor_links: QuerySet | set[int], version: LoadedVersion
+) -> list[BookResult]:
     books, _ = known_books([book_id for book_id, _ in found])
     explanations = shared_links(books, anchor_links)
     return [
@@ -110,6 +114,7 @@ def _book_results(found: list[tuple[int, float]], anchor_links: QuerySet | set[i
             **vars(BookCard.of(books[book_id])),
             similarity=round(float(similarity), 4),
             shared_links=explanations.get(book_id, ()),
+            folded_in=version.is_folded_in(book_id),
         )
         for book_id, similarity in found
         if book_id in books  # a book deleted from the catalogue since the version was trained is left out
@@ -121,14 +126,20 @@ def link_ids_of(book_ids: Iterable[int]) -> QuerySet:
     return BookLink.objects.filter(book_id__in=list(book_ids)).values("link_id")
 
 
+def is_folded_in(book_id: int) -> bool:
+    """Whether the served version holds this book's vector as folded in (False with no version)."""
+    version = get_active(settings.ARTIFACTS_DIR)
+    return version is not None and version.is_folded_in(book_id)
+
+
 def similar_books(book: Book, k: int = 10) -> list[BookResult]:
-    found = active_version().similar_books(book.pk, k)
-    return _book_results(found, link_ids_of([book.pk]))
+    version = active_version()
+    return _book_results(version.similar_books(book.pk, k), link_ids_of([book.pk]), version)
 
 
 def books_for_link(link: Link, k: int = 10) -> list[BookResult]:
-    found = active_version().books_for_link(link.pk, k)
-    return _book_results(found, {link.pk})
+    version = active_version()
+    return _book_results(version.books_for_link(link.pk, k), {link.pk}, version)
 
 
 def similar_links(link: Link, k: int = 10) -> list[dict]:
@@ -142,5 +153,5 @@ def similar_links(link: Link, k: int = 10) -> list[dict]:
 
 
 def recommend(liked: list[int], disliked: list[int], k: int = 10) -> list[BookResult]:
-    found = active_version().recommend(liked, disliked, k)
-    return _book_results(found, link_ids_of(liked))
+    version = active_version()
+    return _book_results(version.recommend(liked, disliked, k), link_ids_of(liked), version)

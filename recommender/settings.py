@@ -67,6 +67,8 @@ ANSWER_CACHE_SECONDS = int(os.environ.get("ANSWER_CACHE_SECONDS", "600"))
 ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", VAR_DIR / "artifacts"))
 # What training reads the catalogue through (embeddings never imports recommender): () -> (books, pairs) frames.
 TRAINING_FRAMES_LOADER = "recommender.catalogue.frames.load_frames"
+# What fold-in reads a few books' links through: (book ids) -> {book id: [link ids]} of the books that exist.
+FOLD_IN_LINKS_LOADER = "recommender.catalogue.frames.load_book_links"
 # The map (embeddings/projection.py): numba's JIT cache, so UMAP compiles once per machine, and UMAP's settings.
 NUMBA_CACHE_DIR = Path(os.environ.get("NUMBA_CACHE_DIR", VAR_DIR / "numba"))
 MAP_N_NEIGHBORS = int(os.environ.get("MAP_N_NEIGHBORS", "15"))

@@ -68,7 +68,7 @@ local = LocalLRU(LOCAL_ENTRIES, settings.ANSWER_CACHE_SECONDS)
 
 def _version_id() -> str | None:
     version = get_active(settings.ARTIFACTS_DIR)
-    return version.version_id if version is not None else None
+    return version.cache_key if version is not None else None  # a fold-in changes the key too
 
 
 def cached_per_version(view: Callable) -> Callable:

@@ -11,6 +11,7 @@ from recommender.api.caching import cached_per_version
 from recommender.api.decorators import allow, error, json_api
 from recommender.api.params import MAX_ID, BadRequest, id_list, int_param, parse_json_object
 from recommender.catalogue.models import Book, Link
+from recommender.fold_ins import vector_state
 
 MAX_K = 100
 MAX_LIMIT = 50
@@ -61,7 +62,8 @@ def search_books(request: HttpRequest) -> JsonResponse:
 def show_book(request: HttpRequest, book_id: int) -> JsonResponse:
     book = _get(Book, book_id)
     links = [link.to_dict() for link in book.links.order_by("-book_count", "name")]
-    return JsonResponse({**book.to_dict(), "infobox": dict(book.infobox_fields()), "links": links})
+    vector = vector_state(book).to_json()  # trained, folded in, pending (a fold-in is queued) or none
+    return JsonResponse({**book.to_dict(), "infobox": dict(book.infobox_fields()), "links": links, "vector": vector})
 
 
 @allow("GET", "HEAD")
@@ -83,7 +85,10 @@ def nearest_view(model: type[Book] | type[Link], find: Callable) -> Callable:
         (pk,) = url_ids.values()
         k = _k(request)
         anchor = _get(model, pk)
-        return JsonResponse({model.__name__.lower(): anchor.to_dict(), "results": as_json(find(anchor, k))})
+        described = anchor.to_dict()
+        if model is Book:
+            described["folded_in"] = recommendations.is_folded_in(pk)
+        return JsonResponse({model.__name__.lower(): described, "results": as_json(find(anchor, k))})
 
     view.__name__ = view.__qualname__ = find.__name__
     return view

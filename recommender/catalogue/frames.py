@@ -6,6 +6,7 @@ The embeddings app never imports the catalogue: it calls the loader that setting
 
 import pandas as pd
 
+from embeddings.chunking import chunks
 from recommender.catalogue.models import Book, BookLink
 
 
@@ -20,3 +21,15 @@ def load_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
         columns=["book_id", "link_id"],
     )
     return books, pairs
+
+
+def load_book_links(book_ids: list[int]) -> dict[int, list[int]]:
+    """{book id: [link ids]} for the asked books that exist (an empty list for a book without links)."""
+    found: dict[int, list[int]] = {}
+    for chunk in chunks(list(book_ids), 900):
+        for book_id in Book.objects.filter(pk__in=chunk).values_list("id", flat=True):
+            found[book_id] = []
+        pairs = BookLink.objects.filter(book_id__in=chunk, book__has_links=True).values_list("book_id", "link_id")
+        for book_id, link_id in pairs:
+            found[book_id].append(link_id)
+    return found

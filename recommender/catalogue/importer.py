@@ -18,6 +18,7 @@ from recommender.catalogue.models import Book, BookLink, Link
 from recommender.catalogue.series import refresh_series
 from recommender.catalogue.sources import BadRecord, BookRecord
 from recommender.catalogue.text import search_key
+from recommender.fold_ins import queue_books
 
 BOOK_COLUMNS = (
     "author",
@@ -67,6 +68,8 @@ class ImportSummary:
     pairs_updated: int = 0
     duplicates: int = 0
     bad_lines: list[str] = field(default_factory=list)
+    books_with_new_links: set[int] = field(default_factory=set)  # added, or whose pairs were added or removed
+    fold_in: str = ""  # what happened to them (recommender/fold_ins.py)
 
     @property
     def books_skipped(self) -> int:
@@ -78,6 +81,7 @@ class ImportSummary:
             f"{self.books_skipped} skipped; links: {self.links_added} added; pairs: {self.pairs_added} added, "
             f"{self.pairs_updated} updated, {self.pairs_removed} removed; bad lines: {len(self.bad_lines)}"
             + (f"; repeated titles: {self.duplicates} (last one kept)" if self.duplicates else "")
+            + (f"\nfold-in: {self.fold_in}" if self.fold_in else "")
         )
 
 
@@ -105,6 +109,7 @@ class Importer:
         self.report = report
         self.progress = progress  # None: a bar only on a terminal
         self.summary = ImportSummary()
+        self.replaced = False  # check_catalogue deleted another source's catalogue
 
     # -- reading ---------------------------------------------------------------------------
     def collect(self, items: Iterable[BookRecord | BadRecord]) -> dict[str, _Row]:
@@ -153,6 +158,7 @@ class Importer:
             BookLink.objects.all().delete()
             Book.objects.all().delete()
             Link.objects.all().delete()
+        self.replaced = True
         self.report(f"--replace: deleted the {other} catalogue")
         stale = mark_stale_versions(Book.objects.values_list("id", flat=True))
         if stale:  # the served one keeps answering for ids that still exist until a new version is trained
@@ -169,6 +175,9 @@ class Importer:
                 bar.update(len(batch))
         self._refresh_link_counts()
         refresh_series()
+        if not self.replaced and self.summary.books_with_new_links:
+            # new lines in the existing catalogue get vectors at once (a worker folds them into the active version)
+            self.summary.fold_in = queue_books(self.summary.books_with_new_links)
         return self.summary
 
     def _bar_disabled(self) -> bool | None:
@@ -250,6 +259,8 @@ class Importer:
                 elif old[1] != weight:
                     updated.append(BookLink(id=old[0], weight=weight))
         stale = [pk for key, (pk, _) in current.items() if key not in keep]
+        self.summary.books_with_new_links.update(book_id for book_id, _, _ in new)
+        self.summary.books_with_new_links.update(key[0] for key in current if key not in keep)
         _insert_pairs(new)
         BookLink.objects.bulk_update(updated, ["weight"], batch_size=1000)
         for chunk in chunks(stale, SQL_CHUNK):

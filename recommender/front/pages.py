@@ -17,6 +17,7 @@ from django.urls import reverse
 from embeddings.serving import NoActiveVersion, UnknownId
 from recommender import recommendations
 from recommender.catalogue.models import Book, Link
+from recommender.fold_ins import vector_state
 from recommender.recommendations import MAX_READER_IDS, BookCard, bar_percent
 
 NO_MODEL = "no-model"
@@ -125,6 +126,7 @@ def book_page(book: Book, k: int = 10) -> dict:
         "infobox": [(infobox_label(label), value) for label, value in book.infobox_fields()],
         "links": book.links.order_by("-book_count", "name"),
         "similar": ask(lambda: recommendations.similar_books(book, k)),
+        "vector": vector_state(book),  # folded in, or a fold-in pending: "recommendations in a moment"
     }
 
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from embeddings import jobs
 from embeddings.models import ModelVersion, StaleVersion, TrainingRun
+from recommender import fold_ins
 from recommender.librarian import compare, export
 from recommender.librarian.curves import run_curve
 from recommender.librarian.forms import TrainingForm
@@ -48,6 +49,7 @@ def show_training(request: HttpRequest) -> HttpResponse:
         "runs": TrainingRun.objects.select_related("version")[:RUNS_SHOWN],
         "versions": [_with_scores(version) for version in ModelVersion.objects.all()],
         "current": TrainingRun.objects.in_progress().first(),
+        "fold_ins": fold_ins.overview(),
     }
     return render(request, "librarian/training.html", context)
 
