@@ -53,6 +53,9 @@ class TrainParams:
     # along half a cosine; "constant": learning_rate throughout.
     lr_schedule: str = "cosine"
     final_lr_fraction: float = 0.05
+    # The UMAP map as the run's last phase. Off only for quick runs (the tests' small models): a version without
+    # a map is served as usual, and `manage.py project_version` can add one later.
+    draw_map: bool = True
 
     def resolved(self, n_pairs: int) -> "TrainParams":
         """These parameters with epochs filled in from the number of training pairs when left to the default."""

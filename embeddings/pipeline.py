@@ -83,13 +83,14 @@ def run(
 
         raise TrainingCancelled("cancelled before the map")
     projection_started = time.perf_counter()
-    metrics["map"] = project_into(out_dir, params.seed, on_progress)
+    if params.draw_map:  # without one the version has no "map" entry, like versions from before maps
+        metrics["map"] = project_into(out_dir, params.seed, on_progress)
     metrics["timing"] = {
         "evaluation_train_seconds": evaluation_seconds,
         "metrics_seconds": metrics_seconds,
         "final_train_seconds": final.seconds,
         "index_seconds": index_seconds,
-        "projection_seconds": time.perf_counter() - projection_started,
+        "projection_seconds": time.perf_counter() - projection_started if params.draw_map else None,
         "total_seconds": time.perf_counter() - started,
     }
     write_json(out_dir / "metrics.json", metrics)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from tests.browser import browser, other_origin, page, site  # noqa: F401 (fixtures for the browser tests)
-from tests.helpers import FAST_PARAMS, ROOT, WIKIPEDIA, forget_cached_answers, test_database_url, wait_for
+from tests.helpers import MAPPED_PARAMS, ROOT, WIKIPEDIA, forget_cached_answers, test_database_url, wait_for
 
 # Tests that use these fixtures start a worker or train a model first: marked slow, so `pytest -m "not slow"` is
 # the quick loop (test modules that train or drive a browser carry the mark themselves).
@@ -113,7 +113,7 @@ def trained_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> Tr
     artifacts = tmp_path_factory.mktemp("trained-once")
     with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=artifacts):
         call_command("import_books", str(WIKIPEDIA), stdout=io.StringIO(), stderr=io.StringIO())
-        run = jobs.execute(jobs.start_training(FAST_PARAMS, enqueue=False).pk)
+        run = jobs.execute(jobs.start_training(MAPPED_PARAMS, enqueue=False).pk)
         assert run.status == RunStatus.SUCCEEDED, run.error
         version_id = run.version.version_id
         rows = {model: list(model.objects.order_by("pk")) for model in _snapshot_models()}

@@ -84,4 +84,6 @@ def clustered_data(n_per: int = 20, links_per: int = 15, seed: int = 0) -> Train
 
 
 # Small and quick: tests of serving need a real trained version, not a good one.
-FAST_PARAMS = {"epochs": 6, "dim": 16, "batch_positives": 1024, "seed": 3}
+# No map either (UMAP costs more than such a training): the shared trained_catalogue draws one (MAPPED_PARAMS).
+FAST_PARAMS = {"epochs": 6, "dim": 16, "batch_positives": 1024, "seed": 3, "draw_map": False}
+MAPPED_PARAMS = {**FAST_PARAMS, "draw_map": True}

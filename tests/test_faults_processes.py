@@ -26,7 +26,7 @@ from recommender.catalogue.models import Book, BookLink, Link
 from tests.helpers import GOODBOOKS, ROOT, test_database_url, wait_for
 
 STALE_SECONDS = 6
-SMALL = {"epochs": 2, "dim": 8, "batch_positives": 512, "seed": 7}
+SMALL = {"epochs": 2, "dim": 8, "batch_positives": 512, "seed": 7, "draw_map": False}
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow  # trains models (TensorFlow)
 
-SMALL = {"epochs": 2, "dim": 8, "batch_positives": 512, "seed": 7}
+SMALL = {"epochs": 2, "dim": 8, "batch_positives": 512, "seed": 7, "draw_map": False}
 
 
 def train_inline(params: dict) -> TrainingRun:
@@ -137,12 +137,13 @@ def test_same_seed_same_vectors_and_reactivation(sample_catalogue, artifacts_dir
 @pytest.mark.django_db
 def test_train_inline_command_prints_version_and_metrics(sample_catalogue, artifacts_dir):
     out = io.StringIO()
-    call_command("train", "--inline", "--epochs", "2", "--dim", "8", stdout=out, stderr=io.StringIO())
+    call_command("train", "--inline", "--epochs", "2", "--dim", "8", "--no-map", stdout=out, stderr=io.StringIO())
     text = out.getvalue()
     version = ModelVersion.objects.get()
     assert f"version {version.version_id} is active" in text
     assert "genre_precision@10" in text and "tfidf" in text
-    assert version.params["epochs"] == 2 and version.params["dim"] == 8
+    assert version.params["epochs"] == 2 and version.params["dim"] == 8 and version.params["draw_map"] is False
+    assert "map" not in version.metrics and not (version.path / "map.json").exists()
 
 
 @pytest.mark.django_db
@@ -155,7 +156,7 @@ def test_bad_train_options():
 
 @pytest.mark.django_db
 def test_similar_finds_a_series_with_the_default_settings(sample_catalogue, artifacts_dir):
-    run = train_inline({})  # the documented defaults, as make run and the admin use them
+    run = train_inline({"draw_map": False})  # the documented model defaults, as make run and the admin use them
     assert run.status == RunStatus.SUCCEEDED, run.error
     for title, author in [("The Chinese Gold Murders", "Robert van Gulik"), ("The Change (novel)", "K. A. Applegate")]:
         out = io.StringIO()

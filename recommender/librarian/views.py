@@ -37,7 +37,7 @@ def _with_scores(version: ModelVersion) -> ModelVersion:
     ]
     version.auc = metrics.get("embedding", {}).get("link_auc")
     # Map faithfulness@10 (embeddings/projection.py); None for a version without a map.
-    version.map_faithfulness = metrics.get("map", {}).get("books", {}).get("faithfulness@10")
+    version.map_faithfulness = (metrics.get("map") or {}).get("books", {}).get("faithfulness@10")
     return version
 
 

@@ -54,6 +54,13 @@ class Command(BaseCommand):
             parser.add_argument("--" + name.replace("_", "-"), type=kind, dest=name)
         parser.add_argument("--mode", choices=["classification", "regression"])
         parser.add_argument("--negative-sampling", choices=["uniform", "popularity"], dest="negative_sampling")
+        parser.add_argument(
+            "--no-map",
+            action="store_false",
+            dest="draw_map",
+            default=None,
+            help="skip the UMAP map (project_version adds it later)",
+        )
         how = parser.add_mutually_exclusive_group()
         how.add_argument("--wait", action="store_true", help="follow the queued run with a progress bar")
         how.add_argument("--inline", action="store_true", help="train in this process, without a broker")
@@ -63,7 +70,9 @@ class Command(BaseCommand):
         if options["cancel"] is not None:
             return self.cancel(options["cancel"])
         params = {
-            name: options[name] for name in [*PARAM_OPTIONS, "mode", "negative_sampling"] if options[name] is not None
+            name: options[name]
+            for name in [*PARAM_OPTIONS, "mode", "negative_sampling", "draw_map"]
+            if options[name] is not None
         }
         for name in ("epochs", "dim", "batch_positives"):
             if name in params and params[name] < 1:
