@@ -97,8 +97,10 @@ def test_redis_stops_and_comes_back(trained_catalogue, staff_login, tmp_path: Pa
         wait_until(lambda: server.get("/healthz").status_code == 200, 30, "healthz to recover")
         fresh_k = iter(range(40, 100))  # a new k each try: a replay from the process's LRU would write nothing
         wait_until(
-            lambda: server.get(f"/api/books/{book}/similar/?k={next(fresh_k)}").status_code == 200
-            and redis.client().dbsize() > 0,
+            lambda: (
+                server.get(f"/api/books/{book}/similar/?k={next(fresh_k)}").status_code == 200
+                and redis.client().dbsize() > 0
+            ),
             30,
             "answers cached in Redis again",
         )

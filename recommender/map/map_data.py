@@ -204,6 +204,12 @@ def payload(kind: str, version_id: str | None = None) -> MapPayload:
     return built
 
 
+def forget_payloads() -> None:
+    """Drop this process's built payloads, so the next request reads the catalogue's names again (after an edit)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def build_payload(kind: str, version_id: str, folder: Path) -> MapPayload:
     path = folder / KINDS[kind]
     if not path.is_file():
