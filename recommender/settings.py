@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "csp",
     "recommender",
     "recommender.catalogue",
     "recommender.front",
@@ -95,7 +97,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files answer here, before the headers below
+    "recommender.content_security.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -191,6 +195,44 @@ if HTTPS:
     SECURE_HSTS_SECONDS = 365 * 24 * 3600
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp): scripts and everything they fetch come from this site only, and no inline
+# script or event handler runs, so HTML that slips into a title could not run even if a template forgot to escape it.
+# Per-route changes live in recommender/content_security.py: the widget's iframe may be framed by any site, and the
+# pages that draw with plotly's WebGL (regl compiles its draw calls with Function()) add 'unsafe-eval'.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        # 'unsafe-inline' for styles only: plotly writes style attributes and <style> rules as it draws, and the
+        # pages size similarity bars and tint placeholder covers with style attributes. Styles cannot run code.
+        "style-src": [SELF, UNSAFE_INLINE],
+        # Covers: Goodreads (goodbooks) and Wikipedia's Special:FilePath, which redirects to upload.wikimedia.org;
+        # data: and blob: for plotly's exported images.
+        "img-src": [
+            SELF,
+            "data:",
+            "blob:",
+            "https://en.wikipedia.org",
+            "https://upload.wikimedia.org",
+            "https://images.gr-assets.com",
+            "https://s.gr-assets.com",
+        ],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],  # as X-Frame-Options: DENY; the widget's iframe route allows any site
+    }
+}
+# Browser features no page uses, turned off for this site and anything it frames.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 
 # Seconds without a heartbeat after which a running training run counts as lost (its worker died).
 TRAINING_STALE_SECONDS = float(os.environ.get("TRAINING_STALE_SECONDS", "90"))

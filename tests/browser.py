@@ -1,17 +1,21 @@
 """Browser-test fixtures, shared by every module that drives a real headless Chromium (tests/conftest.py
 re-exports them): the trained sample in a module-scoped live server, a second origin for host pages, Chromium through
 Playwright's sync API (Debian's /usr/bin/chromium: Playwright cannot download browsers here), a page that fails its
-test on any JavaScript error, and screenshots to /tmp/shots/ for a human look.
+test on any JavaScript error or Content-Security-Policy violation (in any frame), and screenshots to /tmp/shots/ for a
+human look.
 """
 
+import base64
 import functools
 import http.server
+import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.db import connections
 
@@ -27,6 +31,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 10_000
+# Every frame reports its CSP violations to Python; Chromium also logs them to the console ("Refused to ...").
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation(`${e.effectiveDirective} refused ${e.blockedURI || "inline"} in ${e.documentURI}`
+    + ` (${e.sourceFile || "?"}:${e.lineNumber}) ${e.sample || ""}`);
+}, true);"""
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
@@ -97,13 +106,42 @@ def page(browser, site):
     context.set_default_timeout(TIMEOUT_MS)
     local = ("http://localhost:", "http://127.0.0.1:")
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(local) else route.abort())
+    violations = watch_csp(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: note_csp_console(message, violations))
     page.js_errors = errors
+    page.csp_violations = violations
     yield page
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
+
+
+def watch_csp(context) -> list[str]:
+    """Collects the CSP violations of every page and frame of the context (a list the test may inspect)."""
+    violations: list[str] = []
+    context.expose_function("__cspViolation", lambda text: violations.append(text))
+    context.add_init_script(CSP_LISTENER)
+    return violations
+
+
+def note_csp_console(message, violations: list[str]) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        violations.append(f"console: {message.text}")
+
+
+def coordinates(book) -> tuple[float, float, tuple]:
+    """Where the active version's map puts a book: (x, y, the map's bounds (x0, x1, y0, y1))."""
+    from recommender.map import map_data
+
+    document = json.loads(map_data.payload("book").raw)
+    ids = np.cumsum(np.frombuffer(base64.b64decode(document["ids"]["bdata"]), "<i4"))
+    row = int(np.searchsorted(ids, book.pk))
+    coords = [np.frombuffer(base64.b64decode(document[a]["bdata"]), "<u2")[row] / 65535 for a in ("x", "y")]
+    x0, x1, y0, y1 = document["bounds"]
+    return x0 + coords[0] * (x1 - x0), y0 + coords[1] * (y1 - y0), (x0, x1, y0, y1)
 
 
 def shot(page, name: str, full_page: bool = True) -> None:

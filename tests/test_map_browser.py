@@ -3,15 +3,13 @@ and zooms, a click opens the neighbour panel with lines, and the URL restores a 
 (map-*.png)."""
 
 import base64
-import json
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
 
 from recommender.catalogue.models import Book
-from recommender.map import map_data
-from tests.browser import shot
+from tests.browser import coordinates, shot
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -36,15 +34,6 @@ COUNT_INK = """async (png) => {
 }"""
 TRACES = "() => document.getElementById('map-plot').data.map(t => ({name: t.name, n: t.x.length}))"
 RANGES = "() => { const l = document.getElementById('map-plot').layout; return [...l.xaxis.range, ...l.yaxis.range]; }"
-
-
-def coordinates(book: Book) -> tuple[float, float, tuple]:
-    document = json.loads(map_data.payload("book").raw)
-    ids = np.cumsum(np.frombuffer(base64.b64decode(document["ids"]["bdata"]), "<i4"))
-    row = int(np.searchsorted(ids, book.pk))
-    coords = [np.frombuffer(base64.b64decode(document[a]["bdata"]), "<u2")[row] / 65535 for a in ("x", "y")]
-    x0, x1, y0, y1 = document["bounds"]
-    return x0 + coords[0] * (x1 - x0), y0 + coords[1] * (y1 - y0), (x0, x1, y0, y1)
 
 
 def ink(page) -> dict:

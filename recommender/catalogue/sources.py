@@ -1,10 +1,10 @@
 """Readers for the raw data files. They yield clean records and report bad lines; they never touch the database.
 
 Wikipedia ndjson: one JSON array a line, `[title, infobox, wikilinks, external links, timestamp, text length]`
-(the format of the original project's `found_books_filtered.ndjson`).
+(the format of the original project's `found_books_filtered.ndjson`). Any file may be gzip or bz2 compressed
+(`.gz`, `.bz2`); a file that cannot be read as a whole raises textfiles.UnreadableFile.
 """
 
-import csv
 import glob
 import json
 import os
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recommender.catalogue.text import wiki_to_text
+from recommender.catalogue.textfiles import csv_rows, cut_short, read_lines
 
 # Links that say how a book is bound or which WikiProject tags it, not what it is about.
 SHELF_LINKS = frozenset(
@@ -38,6 +39,7 @@ INFOBOX_FIELDS = {
     "published": ("pub_date", "release_date", "published", "publication_date", "english_pub_date"),
 }
 INFO_COLUMNS = ("author", "genre", "pages", "language", "country", "publisher")
+NDJSON_PATTERNS = ("*.ndjson", "*.ndjson.gz", "*.ndjson.bz2")
 
 
 class BadRecord(ValueError):
@@ -69,12 +71,12 @@ def clean_links(raw_links: Iterable[str]) -> dict[str, int]:
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
-    """Files named directly, every *.ndjson of a directory, or the matches of a glob, sorted."""
+    """Files named directly, every *.ndjson (.gz, .bz2) of a directory, or the matches of a glob, sorted."""
     found: list[Path] = []
     for raw in paths:
         path = Path(os.path.expanduser(raw))
         if path.is_dir():
-            found.extend(sorted(path.glob("*.ndjson")))
+            found.extend(sorted(p for pattern in NDJSON_PATTERNS for p in path.glob(pattern)))
         elif path.is_file():
             found.append(path)
         else:
@@ -111,6 +113,8 @@ def parse_wikipedia_line(line: str, location: str) -> BookRecord | None:
         raise BadRecord(location, "infobox is not a JSON object")
     if not isinstance(wikilinks, list) or not all(isinstance(w, str) for w in wikilinks):
         raise BadRecord(location, "wikilinks is not a list of strings")
+    if holds_nul([title, infobox, wikilinks]):
+        raise BadRecord(location, "holds a NUL character, which the database cannot store")
     title = title.strip()
     if len(title) > 500:
         raise BadRecord(location, "title is longer than 500 characters")
@@ -125,40 +129,51 @@ def parse_wikipedia_line(line: str, location: str) -> BookRecord | None:
     )
 
 
+def holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
 def read_wikipedia(path: Path) -> Iterator[BookRecord | BadRecord]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            location = f"{path.name}:{number}"
-            try:
-                record = parse_wikipedia_line(line, location)
-            except BadRecord as bad:
-                yield bad
-                continue
-            if record is not None:
-                yield record
+    for line in read_lines(path):
+        if not line.text.strip():
+            continue
+        location = f"{path.name}:{line.number}"
+        try:
+            record = parse_wikipedia_line(line.text, location)
+        except BadRecord as bad:
+            if not line.complete:  # the last line, without its line break: the file was cut short
+                raise cut_short(path, line.number) from None
+            yield bad
+            continue
+        if record is not None:
+            yield record
 
 
 def read_book_info(path: Path) -> Iterator[tuple[str, dict[str, str]] | BadRecord]:
     """book_info.tsv: title, author, genre, pages, language, country, publisher."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        # Values holding tabs are quoted, as csv writes them; line_num counts physical lines.
-        reader = csv.reader(handle, delimiter="\t")
-        header = next(reader, None)
-        if header is None or header[0] != "title":
-            yield BadRecord(f"{path.name}:1", "expected a header starting with 'title'")
-            return
-        for row in reader:
-            number = reader.line_num
-            if not row:
-                continue
-            if len(row) != len(header) or not row[0].strip():
-                yield BadRecord(f"{path.name}:{number}", f"expected {len(header)} tab-separated columns")
-                continue
-            values = dict(zip(header, row, strict=True))
-            columns = {c: wiki_to_text(values.get(c))[:500] for c in INFO_COLUMNS}
-            yield row[0].strip(), {c: v for c, v in columns.items() if v}
+    # Values holding tabs are quoted, as csv writes them; line numbers count physical lines.
+    rows = csv_rows(path, delimiter="\t")
+    _, header, _ = next(rows, (1, None, False))
+    if not header or header[0].strip() != "title":
+        yield BadRecord(f"{path.name}:1", "expected a header starting with 'title'")
+        return
+    for number, row, last_cut in rows:
+        if not row:
+            continue
+        if len(row) != len(header) or not row[0].strip():
+            if last_cut:
+                raise cut_short(path, number)
+            yield BadRecord(f"{path.name}:{number}", f"expected {len(header)} tab-separated columns")
+            continue
+        values = dict(zip(header, row, strict=True))
+        columns = {c: wiki_to_text(values.get(c))[:500] for c in INFO_COLUMNS}
+        yield row[0].strip(), {c: v for c, v in columns.items() if v}
 
 
 # Goodreads tags that are shelves or reading status, not content: the goodbooks counterpart of SHELF_LINKS.
@@ -262,27 +277,38 @@ def is_shelf_tag(name: str) -> bool:
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows with the physical line each ends on (a quoted value may span lines)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            yield reader.line_num, row
+    """Rows as dicts with the physical line each ends on (a quoted value may span lines); missing values are None.
+    A last row with too few values and no line break is a file cut short."""
+    rows = csv_rows(path)
+    _, header, _ = next(rows, (1, [], False))
+    for number, row, last_cut in rows:
+        if not row:
+            continue
+        if len(row) < len(header) and last_cut:
+            raise cut_short(path, number)
+        yield number, dict(zip(header, row + [None] * (len(header) - len(row)), strict=False))
 
 
 def _require_columns(path: Path, columns: set[str]) -> None:
-    with open(path, encoding="utf-8", newline="") as handle:
-        header = set(next(csv.reader(handle), []))
-    missing = columns - header
+    _, header, _ = next(csv_rows(path), (1, [], False))
+    missing = columns - set(header)
     if missing:
         raise BadRecord(f"{path.name}:1", f"missing columns: {', '.join(sorted(missing))}")
 
 
+def goodbooks_file(directory: Path, name: str) -> Path:
+    """directory/name, or its .gz or .bz2 form."""
+    for candidate in (name, f"{name}.gz", f"{name}.bz2"):
+        if (directory / candidate).is_file():
+            return directory / candidate
+    raise FileNotFoundError(f"{directory / name}: missing (expected books.csv, tags.csv, book_tags.csv)")
+
+
 def read_goodbooks(directory: Path) -> Iterator[BookRecord | BadRecord]:
-    """books.csv, tags.csv and book_tags.csv of goodbooks-10k: tags (less shelves) become links."""
-    books_csv, tags_csv, book_tags_csv = (directory / n for n in ("books.csv", "tags.csv", "book_tags.csv"))
-    for path in (books_csv, tags_csv, book_tags_csv):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing (expected books.csv, tags.csv, book_tags.csv)")
+    """books.csv, tags.csv and book_tags.csv of goodbooks-10k (each may be .gz or .bz2): tags, less shelves, become
+    links."""
+    names = ("books.csv", "tags.csv", "book_tags.csv")
+    books_csv, tags_csv, book_tags_csv = (goodbooks_file(directory, name) for name in names)
     try:
         _require_columns(books_csv, {"goodreads_book_id", "authors", "title", "average_rating", "image_url"})
         _require_columns(tags_csv, {"tag_id", "tag_name"})

@@ -2,11 +2,11 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
 from recommender import widget
 from recommender.catalogue.models import Book, Link
+from recommender.content_security import embeddable
 from recommender.front import pages
 
 
@@ -35,7 +35,7 @@ def show_widget_docs(request: HttpRequest) -> HttpResponse:
     return render(request, "front/widget_docs.html", {"example": book})
 
 
-@xframe_options_exempt
+@embeddable
 @require_safe
 def show_widget_book(request: HttpRequest, book_id: int) -> HttpResponse:
     book = Book.objects.filter(pk=book_id).first()

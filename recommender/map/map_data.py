@@ -216,6 +216,12 @@ def payload(kind: str, version_id: str | None = None, part: str = "points") -> M
     return built[part]
 
 
+def forget_payloads() -> None:
+    """Drop this process's built payloads, so the next request reads the catalogue's names again (after an edit)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def _packed(version_id: str, kind: str, part: str, points: int, document: dict) -> MapPayload:
     raw = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     return MapPayload(version_id, kind, part, points, raw, gzip.compress(raw, compresslevel=9, mtime=0))

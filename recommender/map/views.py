@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
+from recommender.content_security import plotly_webgl
 from recommender.map import map_data
 
 # With an explicit ?version= the data never changes (versions are immutable); without, it follows the active one.
@@ -13,6 +14,7 @@ IMMUTABLE_SECONDS = 365 * 24 * 3600
 ACTIVE_SECONDS = 10
 
 
+@plotly_webgl
 @require_safe
 def show_map(request: HttpRequest, kind: str) -> HttpResponse:
     state = map_data.status(kind)

@@ -7,6 +7,7 @@
  * Performance marks map:fetched, map:unpacked, map:drawn, map:legend, map:names time the first render
  * (benchmarks/map_scale.py).
  * Hover: a tooltip of our own (textContent: no data ever goes through innerHTML or plotly's HTML hover labels).
+ * Legend: plotly reads trace names as a little HTML (<b>, <a href>, entities), so group names are escaped first.
  * Click or search: a side panel with the point's nearest neighbours in the model's space (the JSON API), lines
  * to them on the map, and the ones the map puts far away marked as such.
  * State in the URL: ?book=ID (or ?link=ID), &colour=, &x0=&x1=&y0=&y1= (the zoom), kept with replaceState.
@@ -69,6 +70,8 @@
     state.data = data;
   }
 
+  const escapeHtml = (text) =>
+    String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   function unpackNames(names) {
     if (names.version !== state.data.version || names.points !== state.data.points) {
       throw new Error("the names are of another map version");
@@ -135,7 +138,7 @@
       r.forEach((row, j) => { xs[j] = state.x[row]; ys[j] = state.y[row]; });
       state.traceRows.push(r);
       traces.push({
-        type: "scattergl", mode: "markers", x: xs, y: ys, name: `${labels[code]} (${r.length})`,
+        type: "scattergl", mode: "markers", x: xs, y: ys, name: `${escapeHtml(labels[code])} (${r.length})`,
         marker: { size: 4, color: colourOf(code, labels), opacity: 0.75 }, hoverinfo: "none",
       });
     });

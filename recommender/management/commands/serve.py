@@ -24,6 +24,7 @@ from recommender.data import FULL_DATA_NAME, FULL_DATA_URL, DataUnavailable, dat
 from recommender.librarian.schedule import ScheduleError, parse_schedule
 
 SHARED_SAMPLE = settings.BASE_DIR.parent / "shared" / "data" / "wikipedia"
+LIMIT_REQUEST_LINE = 8190  # gunicorn's maximum; the README's deployment command uses it too
 
 
 class Command(BaseCommand):
@@ -100,6 +101,10 @@ class Command(BaseCommand):
             f"{options['host']}:{options['port']}",
             "--workers",
             str(options["web_workers"]),
+            # gunicorn's default (4094 bytes) answers longer request lines with its own HTML 414 page; 8190 lets
+            # long shared "for me" URLs through to Django, whose own limits then answer in JSON.
+            "--limit-request-line",
+            str(LIMIT_REQUEST_LINE),
             "--access-logfile",
             "-",
         ]

@@ -7,13 +7,17 @@ from django.core.management.base import BaseCommand, CommandError
 from recommender.catalogue.importer import Importer, ImportRefused
 from recommender.catalogue.models import Source
 from recommender.catalogue.sources import expand_paths, read_book_info, read_wikipedia
+from recommender.catalogue.textfiles import UnreadableFile
 
 
 class Command(BaseCommand):
-    help = "Import Wikipedia book articles (ndjson: [title, infobox, wikilinks, ...] per line) into the catalogue."
+    help = (
+        "Import Wikipedia book articles (ndjson: [title, infobox, wikilinks, ...] per line; .gz and .bz2 too) into "
+        "the catalogue."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("paths", nargs="+", help="ndjson files, directories of *.ndjson, or globs")
+        parser.add_argument("paths", nargs="+", help="ndjson files (.gz, .bz2), directories of them, or globs")
         parser.add_argument("--info", help="book_info.tsv whose metadata fills empty columns, matched by title")
         parser.add_argument(
             "--include-unlinked", action="store_true", help="also add the --info books that have no links"
@@ -47,7 +51,7 @@ class Command(BaseCommand):
                         raise ImportRefused(f"{bad} (--strict: nothing was written)")
                     self._warn(f"skipped {bad}")
             summary = importer.write(rows)
-        except ImportRefused as exc:
+        except (ImportRefused, UnreadableFile) as exc:  # both before the first write: nothing changed
             raise CommandError(str(exc)) from None
         sources = ", ".join(str(f) for f in ndjson) + (f" + {info}" if info else "")
         self.stdout.write(self.style.SUCCESS(f"Imported {sources}\n{summary}"))

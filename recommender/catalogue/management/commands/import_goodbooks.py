@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from recommender.catalogue.importer import Importer, ImportRefused
 from recommender.catalogue.models import Source
 from recommender.catalogue.sources import read_goodbooks
+from recommender.catalogue.textfiles import UnreadableFile
 
 
 class Command(BaseCommand):
@@ -25,6 +26,6 @@ class Command(BaseCommand):
         try:
             rows = importer.collect(read_goodbooks(directory))
             summary = importer.write(rows)
-        except (ImportRefused, FileNotFoundError) as exc:
+        except (ImportRefused, FileNotFoundError, UnreadableFile) as exc:  # before the first write: nothing changed
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"Imported {directory}\n{summary}"))

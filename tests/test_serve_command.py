@@ -1,0 +1,31 @@
+"""`make run`'s web server (manage.py serve) takes request lines up to gunicorn's maximum: a long URL reaches Django
+instead of gunicorn's own HTML 414."""
+
+import requests
+
+from recommender.management.commands import serve
+from tests.servers import free_port, stop, wait_until
+
+
+def test_serve_lets_long_urls_through_to_django():
+    port = free_port()
+    command = serve.Command()
+    command.retrain_schedule = None
+    processes = command.start({"no_worker": True, "host": "127.0.0.1", "port": port, "web_workers": 1})
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(f"{base}/no/such/page/", timeout=2).status_code == 404
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(lambda: processes[0].poll() is not None or answers(), 60, "gunicorn")
+        long = requests.get(f"{base}/no/such/page/?q={'x' * 6000}", timeout=10)  # beyond gunicorn's default 4094
+        assert long.status_code == 404 and "Page not found" in long.text  # Django's page, not gunicorn's
+        longest = requests.get(f"{base}/no/such/page/?q={'x' * 9000}", timeout=10)  # beyond 8190
+        assert longest.status_code == 414
+    finally:
+        for process in processes:
+            stop(process)
