@@ -144,6 +144,19 @@ def coordinates(book) -> tuple[float, float, tuple]:
     return x0 + coords[0] * (x1 - x0), y0 + coords[1] * (y1 - y0), (x0, x1, y0, y1)
 
 
+def wait_in_page(page, expression: str, timeout: float = 30.0) -> None:
+    """Wait until a JavaScript expression is true in the page. Playwright's wait_for_function evaluates a string
+    predicate with eval inside the page, which the content security policy (no 'unsafe-eval') refuses; evaluate()
+    goes through the DevTools protocol, which the policy does not govern."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting in the page for: {expression}")
+        page.wait_for_timeout(100)
+
+
 def shot(page, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)

@@ -24,7 +24,7 @@ from recommender.catalogue.text import search_key
 from recommender.front import pages
 from recommender.map import map_data
 from recommender.widget import WIDGET_DEFAULT_K, WIDGET_MAX_K
-from tests.browser import coordinates, shot
+from tests.browser import coordinates, shot, wait_in_page
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -251,7 +251,7 @@ def test_every_page_passes_the_content_security_policy(page, site, staff_user, t
     page.locator("#home-q").type("watership", delay=10)  # the autocomplete's fetch is same-origin (connect-src)
     page.locator("#home-q-list [role=option]").first.wait_for()
     page.goto(f"{site}/map/?book={book.pk}")
-    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
 
     log_in(page, site, staff_user)  # the admin's login page, under the same policy
     run = trained_catalogue.run
@@ -470,7 +470,7 @@ def test_a_hostile_book_is_shown_as_text_everywhere(page, site, other_origin, st
     half = (x1 - x0) / 400  # so close that the book is the only point under the cursor
     page.goto(f"{site}/map/?book={book.pk}&colour=genre&x0={x - half}&x1={x + half}&y0={y - half}&y1={y + half}")
     page.wait_for_selector("#map-plot[data-ready=true]")
-    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
     panel = page.locator("#map-panel")
     assert panel.locator("h2").inner_text() == HOSTILE_TITLE
     assert panel.locator(".byline").inner_text() == f"by {HOSTILE_AUTHOR}"
@@ -484,7 +484,7 @@ def test_a_hostile_book_is_shown_as_text_everywhere(page, site, other_origin, st
     assert page.locator("#map-tooltip span").all_inner_texts() == [HOSTILE_AUTHOR, HOSTILE_GENRE]
     assert_nothing_injected(page)
     page.goto(f"{site}/map/?book={neighbour.pk}")
-    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
     assert HOSTILE_TITLE in panel.locator(".map-neighbours a").all_inner_texts()
     assert any(HOSTILE_LINK in text for text in panel.locator(".map-shared").all_inner_texts())
     assert_nothing_injected(page)
@@ -493,7 +493,7 @@ def test_a_hostile_book_is_shown_as_text_everywhere(page, site, other_origin, st
     assert HOSTILE_TITLE in page.locator("table.data").last.inner_text()
     page.goto(f"{site}/training/runs/{hostile_book['run'].pk}/curve/")
     page.wait_for_selector(".run-curve:not([hidden]) .main-svg")
-    page.wait_for_function("document.querySelector('.run-status').textContent.includes('could not read')")
+    wait_in_page(page, "document.querySelector('.run-status').textContent.includes('could not read')")
     assert HOSTILE_TITLE in page.locator(".run-status").inner_text()
     assert page.locator("pre.error-text").inner_text() == f"could not read {HOSTILE_TITLE}"
     assert_nothing_injected(page)

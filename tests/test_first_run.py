@@ -14,6 +14,7 @@ from django.db import connections
 from embeddings import jobs, versions
 from embeddings.models import ModelVersion, RunStatus, TrainingRun
 from recommender.catalogue.models import Book
+from tests.browser import wait_in_page
 
 SHOTS = Path("/tmp/shots")
 
@@ -130,7 +131,7 @@ def test_book_page_follows_the_first_run_and_shows_recommendations(first_run_sit
             assert "A model is being trained" in notice.inner_text()
             with first_run_site["blocker"].unblock():
                 TrainingRun.objects.filter(pk=run.pk).update(phase="final", step=60, total_steps=100)
-            page.wait_for_function("document.querySelector('.first-run progress').value > 0.7")
+            wait_in_page(page, "document.querySelector('.first-run progress').value > 0.7")
             assert "training the final model" in page.locator(".first-run-phase").inner_text()
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / "first-run-training.png"), full_page=True)

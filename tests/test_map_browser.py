@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recommender.catalogue.models import Book
-from tests.browser import coordinates, shot
+from tests.browser import coordinates, shot, wait_in_page
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -71,14 +71,14 @@ def test_search_highlights_matches_and_zooms_to_the_chosen_book(page, site, trai
     full = page.evaluate(RANGES)
     page.locator("#map-q").click()
     page.keyboard.type("watership", delay=20)
-    page.wait_for_function("document.getElementById('map-count').textContent.includes('highlighted')")
+    wait_in_page(page, "document.getElementById('map-count').textContent.includes('highlighted')")
     assert page.locator("#map-count").inner_text() == "1 match highlighted"
     matches = next(t for t in page.evaluate(TRACES) if t["name"] == "matches")
     assert matches["n"] == 1
     page.locator("#map-q-list [role=option]").first.wait_for()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
     assert urlparse(page.url).path == "/map/" and parse_qs(urlparse(page.url).query)["book"] == [str(book.pk)]
     zoomed = page.evaluate(RANGES)
     assert (zoomed[1] - zoomed[0]) < 0.2 * (full[1] - full[0])
@@ -99,7 +99,7 @@ def test_click_opens_the_neighbour_panel_with_lines(page, site, trained_catalogu
     page.wait_for_selector("#map-tooltip:not([hidden])")
     assert page.locator("#map-tooltip strong").inner_text() == "Space Cadet"
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
     panel = page.locator("#map-panel")
     assert panel.locator("h2").inner_text() == "Space Cadet"
     items = panel.locator(".map-neighbours li")
@@ -121,7 +121,7 @@ def test_url_state_restores_book_colouring_and_zoom(page, site, trained_catalogu
     query = f"book={book.pk}&colour=author&x0={view[0]}&x1={view[1]}&y0={view[2]}&y1={view[3]}"
     page.goto(f"{site}/map/?{query}")
     page.wait_for_selector(READY)
-    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
     assert page.locator("#map-colour").input_value() == "author"
     assert page.locator("#map-panel h2").inner_text() == "Red Planet (novel)"
     assert np.allclose(page.evaluate(RANGES), view, atol=1e-4)
@@ -138,7 +138,7 @@ def test_the_map_draws_before_its_names_arrive_and_hover_waits_for_them(page, si
     page.route("**/map/data/books-names.json*", lambda route: held.append(route))
     page.goto(f"{site}/map/?x0={x - half}&x1={x + half}&y0={y - half}&y1={y + half}")
     page.wait_for_selector(READY)  # drawn while the names are held back
-    page.wait_for_function("document.getElementById('map-count').textContent.includes('books')")
+    wait_in_page(page, "document.getElementById('map-count').textContent.includes('books')")
     while not held:
         page.wait_for_timeout(50)
     assert page.locator(NAMED).count() == 0
@@ -152,6 +152,6 @@ def test_the_map_draws_before_its_names_arrive_and_hover_waits_for_them(page, si
     assert page.locator("#map-panel h2").count() == 0
     held[0].continue_()
     page.wait_for_selector(NAMED)
-    page.wait_for_function("document.getElementById('map-plot').dataset.neighbours > 0")
+    wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
     assert page.locator("#map-panel h2").inner_text() == "Space Cadet"  # hover, once named: the click test
     assert len(held) == 1  # fetched once
