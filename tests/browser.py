@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from django.db import connections
 
+from tests.helpers import wait_for
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 SHOTS = Path("/tmp/shots")
@@ -148,13 +150,7 @@ def wait_in_page(page, expression: str, timeout: float = 30.0) -> None:
     """Wait until a JavaScript expression is true in the page. Playwright's wait_for_function evaluates a string
     predicate with eval inside the page, which the content security policy (no 'unsafe-eval') refuses; evaluate()
     goes through the DevTools protocol, which the policy does not govern."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting in the page for: {expression}")
-        page.wait_for_timeout(100)
+    wait_for(lambda: page.evaluate(expression), timeout, f"the page to satisfy: {expression}", interval=0.1)
 
 
 def shot(page, name: str, full_page: bool = True) -> None:

@@ -134,30 +134,21 @@ def write_info(path: Path, body: bytes) -> Path:
     return path
 
 
-def test_book_info_tsv_with_bad_bytes(tmp_path, catalogue):
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (GAMMA_ROW + b"Beta\t\xff\xfe\t\t\t\t\t\n", "not UTF-8 text (byte 0xff at column 6)"),
+        (GAMMA_ROW + b"Beta\tB. Wri", "the file ends in the middle of this line (cut short?)"),
+        (b"Gamma\tA. Writer\tnovel\t100\ten\tUK\tPub\nBe\x00ta\t\t\t\t\t\t\n", "holds a NUL byte"),
+    ],
+    ids=["bad-bytes", "cut-short", "nul-byte"],
+)
+def test_bad_book_info_tsv(tmp_path, catalogue, body: bytes, reason: str):
     data = tmp_path / "books.ndjson"
     data.write_text(CHANGED)
-    info = write_info(tmp_path / "book_info.tsv", GAMMA_ROW + b"Beta\t\xff\xfe\t\t\t\t\t\n")
+    info = write_info(tmp_path / "book_info.tsv", body)
     message = refused("import_books", data, "--info", info)
-    assert message.startswith(f"{info}:3: not UTF-8 text (byte 0xff at column 6)")
-    assert snapshot() == catalogue
-
-
-def test_book_info_tsv_cut_short(tmp_path, catalogue):
-    data = tmp_path / "books.ndjson"
-    data.write_text(CHANGED)
-    info = write_info(tmp_path / "book_info.tsv", GAMMA_ROW + b"Beta\tB. Wri")
-    message = refused("import_books", data, "--info", info)
-    assert message.startswith(f"{info}:3: the file ends in the middle of this line (cut short?)")
-    assert snapshot() == catalogue
-
-
-def test_book_info_tsv_with_a_nul_byte(tmp_path, catalogue):
-    data = tmp_path / "books.ndjson"
-    data.write_text(CHANGED)
-    info = write_info(tmp_path / "book_info.tsv", b"Gamma\tA. Writer\tnovel\t100\ten\tUK\tPub\nBe\x00ta\t\t\t\t\t\t\n")
-    message = refused("import_books", data, "--info", info)
-    assert message.startswith(f"{info}:3: holds a NUL byte")
+    assert message.startswith(f"{info}:3: {reason}")
     assert snapshot() == catalogue
 
 
