@@ -73,6 +73,8 @@ class Overlay:
         return self.row_of_id(book_id) is not None  # type: ignore[arg-type]
 
     def row_of_id(self, book_id: int) -> int | None:
+        if not len(self.book_ids):  # the common case, asked for every result of every answer
+            return None
         pos = int(np.searchsorted(self.book_ids, int(book_id)))
         return pos if pos < len(self.book_ids) and int(self.book_ids[pos]) == int(book_id) else None
 

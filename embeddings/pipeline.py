@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings import similar_table
 from embeddings.dataset import TrainingData
 from embeddings.evaluation import evaluate, holdout_split
 from embeddings.fold_in import OUTPUT_LAYER_FILE
-from embeddings.hybrid import save_tfidf
+from embeddings.hybrid import Blend, save_tfidf
 from embeddings.indexing import build_indexes
 from embeddings.params import TrainParams
 from embeddings.projection import project_into
@@ -30,8 +31,8 @@ def run(
 
     `params` is an embeddings.params.TrainParams (default: its defaults). Progress dicts get a `phase` key:
     "evaluation" while the split model trains, "metrics" while scoring, "final" for the served model, "indexing"
-    while the Annoy indexes are built and tuned, "projection" while UMAP draws the map (their figures go into
-    metrics.json, written once, last).
+    while the Annoy indexes are built and tuned and every book's `similar` answer is tabled, "projection" while
+    UMAP draws the map (their figures go into metrics.json, written once, last).
     Raises training.TrainingCancelled when should_cancel() turns true; out_dir may then hold partial files.
     """
     from embeddings.training import train  # TensorFlow only in the process that trains
@@ -77,6 +78,9 @@ def run(
         on_progress({"phase": "indexing"})
     index_started = time.perf_counter()
     metrics["index"] = build_indexes(out_dir, seed=params.seed)
+    table_started = time.perf_counter()  # part of "indexing": the table is an index of whole answers
+    similar_table.write(out_dir, Blend.open(out_dir, np.load(out_dir / "book_vectors.npy")))
+    metrics["index"]["similar_table_seconds"] = time.perf_counter() - table_started
     index_seconds = time.perf_counter() - index_started
     if should_cancel is not None and should_cancel():
         from embeddings.training import TrainingCancelled

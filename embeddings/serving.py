@@ -30,6 +30,7 @@ from embeddings import integrity, overlay, versions
 from embeddings.book_space import BookSpace
 from embeddings.hybrid import Blend
 from embeddings.search import VectorIndex, normalise
+from embeddings.similar_table import SimilarTable
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class LoadedVersion:
     blend: Blend | None = None  # None for versions trained before book_tfidf.npz existed: embedding alone
     space: BookSpace | None = None  # books plus the overlay's folded-in books (set by open / with_overlay)
     base_blend: Blend | None = None  # the blend over the version's own rows (with_overlay starts from it)
+    similar_table: SimilarTable | None = None  # every trained book's `similar` answer; None before tables existed
 
     def __post_init__(self) -> None:
         if self.space is None:
@@ -118,13 +120,19 @@ class LoadedVersion:
             metrics=versions.read_json(folder / "metrics.json"),
             index_info=versions.read_json(index_path) if index_path.is_file() else {},
             blend=Blend.open(folder, books.vectors),
+            similar_table=SimilarTable.open(folder),
         )
 
     def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
         """The k books most like one book: the blend of embeddings/hybrid.py (the ranking evaluation scores as
-        "served"), with its blended score; the embedding's cosine alone for versions without the TF-IDF file."""
+        "served"), with its blended score; the embedding's cosine alone for versions without the TF-IDF file.
+        Looked up in the version's similar table (embeddings/similar_table.py) when it holds the answer."""
         books = self.space
         row = _rows(books, "book", [book_id])[0]
+        if self.similar_table is not None and not len(self.overlay):  # folded-in books could enter any answer
+            answer = self.similar_table.answer(row, k)
+            if answer is not None:
+                return _to_ids(books, answer)
         if self.blend is None:
             return _to_ids(books, books.nearest_to_row(row, k))
         candidates = [r for r, _ in books.nearest_to_row(row, max(k, self.blend.candidates))]
@@ -306,16 +314,18 @@ class ActiveModel:
 
 
 _models: dict[Path, ActiveModel] = {}
+_models_by_name: dict[object, ActiveModel] = {}  # the path as given: resolving it costs system calls per request
 _models_lock = threading.Lock()
 
 
 def active_model(artifacts_dir: Path) -> ActiveModel:
     """The process-wide ActiveModel of a directory (one per resolved path)."""
-    key = Path(artifacts_dir).resolve()
-    model = _models.get(key)
+    model = _models_by_name.get(artifacts_dir)
     if model is None:
+        key = Path(artifacts_dir).resolve()
         with _models_lock:
             model = _models.setdefault(key, ActiveModel(key))
+            _models_by_name[artifacts_dir] = model
     return model
 
 

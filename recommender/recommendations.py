@@ -1,7 +1,10 @@
 """Recommendations with their explanations: vector search from the active version, names from the catalogue.
 
-Plain functions over model objects, so the API, the pages, the widget and `manage.py similar` share them and tests
-call them without HTTP. A recommended book is a BookResult, made only here; the API answers `to_json()` of it.
+Plain functions over ids, so the API, the pages, the widget and `manage.py similar` share them and tests call them
+without HTTP. The catalogue's side comes from this process's snapshot of it (recommender/catalogue/snapshot.py) when
+that holds every book involved, else from the database.
+
+A recommended book is a BookResult, made only here; the API answers `to_json()` of it.
 Raises embeddings.serving.NoActiveVersion / UnknownId as the serving layer does.
 """
 
@@ -15,6 +18,7 @@ from django.db.models import QuerySet
 from embeddings.serving import LoadedVersion, get_active, require_active
 from recommender.catalogue.covers import initials, placeholder_hue
 from recommender.catalogue.models import Book, BookLink, Link
+from recommender.catalogue.snapshot import holder
 
 SHARED_LINKS_SHOWN = 5
 MAX_READER_IDS = 50  # liked + disliked books a reader may name (API and "For me")
@@ -38,6 +42,11 @@ class BookCard:
     @classmethod
     def of(cls, book: Book) -> "BookCard":
         return cls(book.pk, book.title, book.author, book.genre, book.cover_image_url())
+
+    @classmethod
+    def from_dict(cls, described: dict) -> "BookCard":
+        """From Book.to_dict() (what the catalogue snapshot holds)."""
+        return cls(described["id"], described["title"], described["author"], described["genre"], described["cover_url"])
 
     @property
     def initials(self) -> str:
@@ -84,6 +93,34 @@ def known_books(ids: list[int]) -> tuple[dict[int, Book], list[int]]:
     return known, [i for i in ids if i not in known]
 
 
+def missing_books(ids: list[int]) -> list[int]:
+    """The ids (in the order given) that no book has: from the catalogue snapshot when it holds them all."""
+    snapshot = holder.get(get_active(settings.ARTIFACTS_DIR))
+    if snapshot is not None and snapshot.has_books(ids):
+        return []
+    return known_books(ids)[1]
+
+
+def book_dict(book_id: int) -> dict | None:
+    """A book's to_dict(), from the snapshot of the served version when it has one; None for an unknown id."""
+    snapshot = holder.get(get_active(settings.ARTIFACTS_DIR))
+    found = snapshot.book_dict(book_id) if snapshot is not None else None
+    if found is None:
+        book = Book.objects.filter(pk=book_id).first()
+        found = book.to_dict() if book is not None else None
+    return found
+
+
+def link_dict(link_id: int) -> dict | None:
+    """A link's to_dict(), as book_dict."""
+    snapshot = holder.get(get_active(settings.ARTIFACTS_DIR))
+    found = snapshot.link_dict(link_id) if snapshot is not None else None
+    if found is None:
+        link = Link.objects.filter(pk=link_id).first()
+        found = link.to_dict() if link is not None else None
+    return found
+
+
 def active_version() -> LoadedVersion:
     return require_active(settings.ARTIFACTS_DIR)
 
@@ -105,19 +142,31 @@ def shared_links(
 
 
 def _book_results(
-    found: list[tuple[int, float]], anchor_links: QuerySet | set[int], version: LoadedVersion
+    found: list[tuple[int, float]], version: LoadedVersion, anchor_books: list[int] = (), anchor_link: int | None = None
 ) -> list[BookResult]:
-    books, _ = known_books([book_id for book_id, _ in found])
-    explanations = shared_links(books, anchor_links)
+    """Found (book id, similarity) as results explained by the links they share with the anchor books (or link).
+
+    From the catalogue snapshot when it holds every book involved (no database trip), else from the database.
+    """
+    ids = [book_id for book_id, _ in found]
+    snapshot = holder.get(version)
+    if snapshot is not None and snapshot.has_books(ids) and snapshot.has_books(anchor_books):
+        anchors = snapshot.links_of_books(anchor_books) if anchor_link is None else {anchor_link}
+        explanations = snapshot.shared_links(ids, anchors, SHARED_LINKS_SHOWN)
+        cards = {book_id: BookCard.from_dict(snapshot.book_dict(book_id)) for book_id in ids}
+    else:
+        books, _ = known_books(ids)
+        explanations = shared_links(books, link_ids_of(anchor_books) if anchor_link is None else {anchor_link})
+        cards = {book_id: BookCard.of(book) for book_id, book in books.items()}
     return [
         BookResult(
-            **vars(BookCard.of(books[book_id])),
+            **vars(cards[book_id]),
             similarity=round(float(similarity), 4),
             shared_links=explanations.get(book_id, ()),
             folded_in=version.is_folded_in(book_id),
         )
         for book_id, similarity in found
-        if book_id in books  # a book deleted from the catalogue since the version was trained is left out
+        if book_id in cards  # a book deleted from the catalogue since the version was trained is left out
     ]
 
 
@@ -132,26 +181,27 @@ def is_folded_in(book_id: int) -> bool:
     return version is not None and version.is_folded_in(book_id)
 
 
-def similar_books(book: Book, k: int = 10) -> list[BookResult]:
+def similar_books(book_id: int, k: int = 10) -> list[BookResult]:
     version = active_version()
-    return _book_results(version.similar_books(book.pk, k), link_ids_of([book.pk]), version)
+    return _book_results(version.similar_books(book_id, k), version, anchor_books=[book_id])
 
 
-def books_for_link(link: Link, k: int = 10) -> list[BookResult]:
+def books_for_link(link_id: int, k: int = 10) -> list[BookResult]:
     version = active_version()
-    return _book_results(version.books_for_link(link.pk, k), {link.pk}, version)
+    return _book_results(version.books_for_link(link_id, k), version, anchor_link=link_id)
 
 
-def similar_links(link: Link, k: int = 10) -> list[dict]:
-    found = active_version().similar_links(link.pk, k)
-    links = Link.objects.in_bulk([link_id for link_id, _ in found])
-    return [
-        {**links[link_id].to_dict(), "similarity": round(float(similarity), 4)}
-        for link_id, similarity in found
-        if link_id in links
-    ]
+def similar_links(link_id: int, k: int = 10) -> list[dict]:
+    version = active_version()
+    found = version.similar_links(link_id, k)
+    snapshot = holder.get(version)
+    if snapshot is not None and snapshot.has_links(link_id for link_id, _ in found):
+        links = {link_id: snapshot.link_dict(link_id) for link_id, _ in found}
+    else:
+        links = {link.pk: link.to_dict() for link in Link.objects.in_bulk([link_id for link_id, _ in found]).values()}
+    return [{**links[i], "similarity": round(float(similarity), 4)} for i, similarity in found if i in links]
 
 
 def recommend(liked: list[int], disliked: list[int], k: int = 10) -> list[BookResult]:
     version = active_version()
-    return _book_results(version.recommend(liked, disliked, k), link_ids_of(liked), version)
+    return _book_results(version.recommend(liked, disliked, k), version, anchor_books=liked)

@@ -10,6 +10,7 @@
 | BOOKS_DATA      | unset (files, a directory or a glob)       |
 | ARTIFACTS_DIR   | var/artifacts                              |
 | ANSWER_CACHE_SECONDS | 600 (0 turns the answer cache off)    |
+| CATALOGUE_SNAPSHOT_SECONDS | 600 (age of the in-memory catalogue; 0: off) |
 | NUMBA_CACHE_DIR | var/numba (UMAP's compiled kernels, workers only) |
 | MAP_N_NEIGHBORS, MAP_MIN_DIST | 15, 0.1 (UMAP of the map)        |
 | RETRAIN_SCHEDULE | unset: off; a crontab or an interval (6h) |
@@ -65,6 +66,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 BOOKS_DATA = os.environ.get("BOOKS_DATA", "")
 # How long recommendation answers stay cached (per model version, so a new version is seen at once); 0: off.
 ANSWER_CACHE_SECONDS = int(os.environ.get("ANSWER_CACHE_SECONDS", "600"))
+# How old each web process's in-memory copy of the catalogue (recommender/catalogue/snapshot.py) may get before it
+# is rebuilt: the bound on how long another process's catalogue edit stays unseen by uncached answers; 0: off.
+CATALOGUE_SNAPSHOT_SECONDS = int(os.environ.get("CATALOGUE_SNAPSHOT_SECONDS", "600"))
 ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", VAR_DIR / "artifacts"))
 # What training reads the catalogue through (embeddings never imports recommender): () -> (books, pairs) frames.
 TRAINING_FRAMES_LOADER = "recommender.catalogue.frames.load_frames"

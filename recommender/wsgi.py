@@ -5,10 +5,16 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recommender.settings")
 django_application = get_wsgi_application()
 
+from django.conf import settings  # noqa: E402
+
+from embeddings.serving import get_active  # noqa: E402
 from recommender.api.caching import LocalAnswerCache  # noqa: E402  (needs the settings above)
+from recommender.catalogue.snapshot import holder  # noqa: E402
 from recommender.local_dirs import create_local_dirs  # noqa: E402
 
 create_local_dirs()
+# Start reading the catalogue into memory now (a background thread), so that uncached answers need no database trip.
+holder.get(get_active(settings.ARTIFACTS_DIR))
 
 # Hot recommendation answers are replayed before Django is entered (see recommender/api/caching.py).
 application = LocalAnswerCache(django_application)

@@ -5,6 +5,7 @@ Test modules import from here (never from each other or from conftest, which hol
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +37,15 @@ test_database_url.__test__ = False  # not a test, despite the name
 
 
 def forget_cached_answers(version_id: str) -> None:
-    """Drop the shared cache's answers of one version (keys hold its id), leaving the broker's keys in Redis."""
+    """Drop the shared cache's answers of one version (keys hold its id), leaving the broker's keys in Redis, and
+    this process's catalogue snapshot (tests replace whole tables without the signals that would drop it)."""
     from django.core.cache import cache
 
     from recommender.api import caching
+    from recommender.catalogue.snapshot import holder
 
     caching.local.clear()
+    holder.forget()
     client = getattr(getattr(cache, "_cache", None), "get_client", None)
     if client is None:  # the local-memory cache of the no-services setup
         cache.clear()
@@ -87,3 +91,27 @@ def clustered_data(n_per: int = 20, links_per: int = 15, seed: int = 0) -> Train
 # No map either (UMAP costs more than such a training): the shared trained_catalogue draws one (MAPPED_PARAMS).
 FAST_PARAMS = {"epochs": 6, "dim": 16, "batch_positives": 1024, "seed": 3, "draw_map": False}
 MAPPED_PARAMS = {**FAST_PARAMS, "draw_map": True}
+
+
+def on_own_connection(work: Callable, *args) -> object:
+    """work(*args) in a thread with its own database connection: committed at once, outside the test's transaction."""
+    import threading
+
+    from django.db import connections
+
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(*args)
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

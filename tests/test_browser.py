@@ -7,24 +7,24 @@ happen once for the module; requests for anything but the two local origins (cov
 """
 
 import html
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
 from embeddings.models import RunStatus, TrainingRun
+from recommender.catalogue import snapshot
 from recommender.catalogue.models import Book, Link
 from recommender.catalogue.text import search_key
 from recommender.front import pages
 from recommender.map import map_data
 from recommender.widget import WIDGET_DEFAULT_K, WIDGET_MAX_K
 from tests.browser import coordinates, shot, wait_in_page
+from tests.helpers import on_own_connection
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -328,29 +328,10 @@ FIND_INJECTED = """(selector) => {
 }"""
 
 
-def committed(work):
-    """Runs work on a database connection of its own, outside the test's transaction, as the live server sees it."""
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # re-raised in the test's thread
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 def forget_answers() -> None:
     cache.clear()  # similar-book answers cached per version still hold the old names
     map_data.forget_payloads()
+    snapshot.holder.forget()  # so does the catalogue snapshot: update() sends no signal
 
 
 @pytest.fixture
@@ -401,12 +382,12 @@ def hostile_book(trained_catalogue):
         Link.objects.filter(pk=link.pk).update(name=saved["link_name"])
         TrainingRun.objects.filter(pk=failed.pk).delete()
 
-    failed = committed(make_hostile)
+    failed = on_own_connection(make_hostile)
     forget_answers()
     try:
         yield {"book": book, "neighbour": neighbour, "link": link, "run": failed}
     finally:
-        committed(restore)
+        on_own_connection(restore)
         forget_answers()
 
 

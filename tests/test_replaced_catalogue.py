@@ -69,7 +69,7 @@ def test_served_version_answers_for_books_that_still_exist(trained_catalogue):
     removed = neighbours[:3]
     Book.objects.filter(pk__in=removed).delete()
     assert mark_stale_versions(Book.objects.values_list("id", flat=True)) == [trained_catalogue.version_id]
-    results = recommendations.similar_books(book, 10)
+    results = recommendations.similar_books(book.pk, 10)
     assert [r.id for r in results] == neighbours[3:]  # the same answer, without the books that are gone
 
 

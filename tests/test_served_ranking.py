@@ -50,5 +50,5 @@ def test_served_similar_is_the_ranking_evaluation_scores(trained_catalogue):
     assert differs_from_embedding > 0  # the blend is in effect, not the embedding alone
 
     book = Book.objects.get(pk=books.id_of_row(int(rows[1])))
-    api = [r.id for r in recommendations.similar_books(book, 10)]
+    api = [r.id for r in recommendations.similar_books(book.pk, 10)]
     assert api == [book_id for book_id, _ in version.similar_books(book.pk, 10)]

@@ -42,7 +42,7 @@ def test_a_source_without_genres_trains_stores_null_and_is_served(client, sample
     assert "n/a" in format_metrics_table(version.metrics)
 
     book = Book.objects.get(title="The Chinese Gold Murders")
-    assert len(recommendations.similar_books(book, 10)) == 10
+    assert len(recommendations.similar_books(book.pk, 10)) == 10
     assert client.get(f"/api/books/{book.pk}/similar/").status_code == 200
 
     client.force_login(User.objects.create_user("librarian", password="pw", is_staff=True))

@@ -72,7 +72,7 @@ def search_links(request: HttpRequest) -> JsonResponse:
     return _search(request, Link)
 
 
-def nearest_view(model: type[Book] | type[Link], find: Callable) -> Callable:
+def nearest_view(kind: str, describe: Callable[[int], dict | None], find: Callable) -> Callable:
     """A GET view: a book or link (the one id in the URL) and what is nearest to it, cached per model version.
 
     k is checked before the book or link is looked up, so a bad k is a 400 even for an unknown id.
@@ -84,19 +84,20 @@ def nearest_view(model: type[Book] | type[Link], find: Callable) -> Callable:
     def view(request: HttpRequest, **url_ids: int) -> JsonResponse:
         (pk,) = url_ids.values()
         k = _k(request)
-        anchor = _get(model, pk)
-        described = anchor.to_dict()
-        if model is Book:
+        described = describe(pk) if pk <= MAX_ID else None
+        if described is None:
+            raise Http404(f"no {kind} with id {pk}")
+        if kind == "book":
             described["folded_in"] = recommendations.is_folded_in(pk)
-        return JsonResponse({model.__name__.lower(): described, "results": as_json(find(anchor, k))})
+        return JsonResponse({kind: described, "results": as_json(find(pk, k))})
 
     view.__name__ = view.__qualname__ = find.__name__
     return view
 
 
-similar_books = nearest_view(Book, recommendations.similar_books)
-similar_links = nearest_view(Link, recommendations.similar_links)
-books_for_link = nearest_view(Link, recommendations.books_for_link)
+similar_books = nearest_view("book", recommendations.book_dict, recommendations.similar_books)
+similar_links = nearest_view("link", recommendations.link_dict, recommendations.similar_links)
+books_for_link = nearest_view("link", recommendations.link_dict, recommendations.books_for_link)
 
 
 @csrf_exempt  # changes nothing and needs no login: any client may post JSON without a CSRF token
@@ -112,7 +113,7 @@ def recommend(request: HttpRequest) -> JsonResponse:
     both = recommendations.both_liked_and_disliked(liked, disliked)
     if both:
         raise BadRequest(f"ids both liked and disliked: {both}")
-    _, missing = recommendations.known_books(liked + disliked)
+    missing = recommendations.missing_books(liked + disliked)
     if missing:
         return error(f"unknown book ids: {missing}", 404, ids=missing)
     results = recommendations.recommend(liked, disliked, k)

@@ -125,14 +125,14 @@ def book_page(book: Book, k: int = 10) -> dict:
         "card": BookCard.of(book),
         "infobox": [(infobox_label(label), value) for label, value in book.infobox_fields()],
         "links": book.links.order_by("-book_count", "name"),
-        "similar": ask(lambda: recommendations.similar_books(book, k)),
+        "similar": ask(lambda: recommendations.similar_books(book.pk, k)),
         "vector": vector_state(book),  # folded in, or a fold-in pending: "recommendations in a moment"
     }
 
 
 def link_page(link: Link, k: int = 10, members_shown: int = 30) -> dict:
-    books = ask(lambda: recommendations.books_for_link(link, k))
-    links = ask(lambda: recommendations.similar_links(link, 2 * k))
+    books = ask(lambda: recommendations.books_for_link(link.pk, k))
+    links = ask(lambda: recommendations.similar_links(link.pk, 2 * k))
     links.results = decorate_links(links.results)
     members = link.books.order_by("title").only("id", "title", "author")
     return {
@@ -238,7 +238,7 @@ def for_me_page(liked: list[int], disliked: list[int], query: str = "", k: int =
 def widget_book_page(book: Book | None, k: int) -> dict:
     if book is None:
         return {"book": None, "similar": Outcome(problem=NO_BOOK), "k": k}
-    return {"book": book, "similar": ask(lambda: recommendations.similar_books(book, k)), "k": k}
+    return {"book": book, "similar": ask(lambda: recommendations.similar_books(book.pk, k)), "k": k}
 
 
 def example_book() -> Book | None:

@@ -35,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError("--k must be between 1 and 100")
         book = find_book(options["title"])
         try:
-            results = recommendations.similar_books(book, options["k"])
+            results = recommendations.similar_books(book.pk, options["k"])
         except NoActiveVersion:
             raise CommandError(f"no model version is active yet: train one with {TRAIN_COMMAND}") from None
         except UnknownId:

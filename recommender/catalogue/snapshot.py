@@ -1,0 +1,237 @@
+"""The catalogue as answers need it, held in each web process's memory: an uncached answer costs no database trip.
+
+An answer of `similar` or `recommend` needs the anchor book, the found books' cards and the links they share with
+the anchor. Asking PostgreSQL for them took three round trips per answer; the same data for 37,020 books and their
+772,798 links is a few tens of MB, so each web process keeps one `CatalogueSnapshot`, built from the database in a
+background thread (no request waits for it) and tied to the served model version (object identity: a new version
+or a new fold-in overlay starts a new snapshot).
+
+How fresh: a save or delete of a Book, Link or BookLink in this process drops the snapshot at once (signals,
+connected in CatalogueConfig.ready); edits made by other processes (imports, another web process's admin) are
+seen within CATALOGUE_SNAPSHOT_SECONDS, the same bound ANSWER_CACHE_SECONDS puts on cached answers. Until a
+snapshot is ready, and for any id it does not hold (a book added since it was built), callers ask the database
+as before, so a snapshot can only be stale, never incomplete. CATALOGUE_SNAPSHOT_SECONDS=0 turns it off.
+"""
+
+import contextlib
+import ctypes
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER = 5.0  # seconds before a failed build (database down) is tried again
+
+
+@dataclass(frozen=True)
+class CatalogueSnapshot:
+    """Every book's to_dict() as JSON and link ids, every link's name and book count.
+
+    Books live in a few flat arrays rather than 37,020 dicts and tuples: a third of the memory, and large
+    allocations that leave no fragmented heap behind when the snapshot is replaced."""
+
+    book_ids: np.ndarray  # ascending
+    described_at: np.ndarray  # book i's to_dict() JSON is described[described_at[i]:described_at[i + 1]]
+    described: bytes
+    links_start: np.ndarray  # book i's link ids are link_ids[links_start[i]:links_stop[i]], ascending
+    links_stop: np.ndarray
+    link_ids: np.ndarray
+    links: "NamedLinks"
+    built_at: float
+
+    def _position(self, book_id: int) -> int | None:
+        at = int(self.book_ids.searchsorted(book_id))
+        return at if at < len(self.book_ids) and self.book_ids[at] == book_id else None
+
+    def has_books(self, book_ids: Iterable[int]) -> bool:
+        return all(self._position(book_id) is not None for book_id in book_ids)
+
+    def book_dict(self, book_id: int) -> dict | None:
+        at = self._position(book_id)
+        return None if at is None else json.loads(self.described[self.described_at[at] : self.described_at[at + 1]])
+
+    def link_dict(self, link_id: int) -> dict | None:
+        found = self.links.get(link_id)
+        return None if found is None else {"id": link_id, "name": found[0], "book_count": found[1]}
+
+    def has_links(self, link_ids: Iterable[int]) -> bool:
+        return all(self.links.get(link_id) is not None for link_id in link_ids)
+
+    def links_of(self, book_id: int) -> list[int]:
+        at = self._position(book_id)
+        return [] if at is None else self.link_ids[self.links_start[at] : self.links_stop[at]].tolist()
+
+    def links_of_books(self, book_ids: Iterable[int]) -> set[int]:
+        return {link_id for book_id in book_ids for link_id in self.links_of(book_id)}
+
+    def shared_links(
+        self, book_ids: Iterable[int], anchor_links: set[int], limit: int
+    ) -> dict[int, tuple[tuple[int, str], ...]]:
+        """As recommendations.shared_links: per book, up to `limit` anchor links it has, rarest first."""
+        found = {}
+        for book_id in book_ids:
+            named = []
+            for link_id in self.links_of(book_id):
+                link = self.links.get(link_id) if link_id in anchor_links else None
+                if link is not None:  # None also for a link added after the snapshot's read of links
+                    named.append((link[1], link[0], link_id))
+            if named:
+                found[book_id] = tuple((link_id, name) for _, name, link_id in sorted(named)[:limit])
+        return found
+
+
+@dataclass(frozen=True)
+class NamedLinks:
+    """Every link's name and book count, in flat arrays (as the books)."""
+
+    ids: np.ndarray  # ascending
+    counts: np.ndarray
+    names_at: np.ndarray  # link i's name is names[names_at[i]:names_at[i + 1]], UTF-8
+    names: bytes
+
+    def get(self, link_id: int) -> tuple[str, int] | None:
+        at = int(self.ids.searchsorted(link_id))
+        if at == len(self.ids) or self.ids[at] != link_id:
+            return None
+        return self.names[self.names_at[at] : self.names_at[at + 1]].decode(), int(self.counts[at])
+
+    @classmethod
+    def read(cls) -> "NamedLinks":
+        from recommender.catalogue.models import Link
+
+        ids, counts, names, ends = [], [], [], [0]
+        for link_id, name, count in Link.objects.order_by("pk").values_list("id", "name", "book_count").iterator(5000):
+            encoded = name.encode()
+            ids.append(link_id)
+            counts.append(count)
+            names.append(encoded)
+            ends.append(ends[-1] + len(encoded))
+        return cls(
+            ids=np.array(ids, dtype=np.int64),
+            counts=np.array(counts, dtype=np.int64),
+            names_at=np.array(ends, dtype=np.int64),
+            names=b"".join(names),
+        )
+
+
+def build() -> CatalogueSnapshot:
+    """Read the whole catalogue: three queries, about 2 s for the full-scale catalogue."""
+    from recommender.catalogue.models import Book, BookLink
+
+    ids, parts, ends = [], [], [0]
+    columns = ["id", "title", "author", "genre", "country", "language", "publisher", "pages", "published"]
+    books = Book.objects.only(*columns, "cover_url", "infobox", "average_rating", "source").order_by("pk")
+    for book in books.iterator(2000):
+        encoded = json.dumps(book.to_dict()).encode()  # the model's own method, so both paths answer the same
+        ids.append(book.pk)
+        parts.append(encoded)
+        ends.append(ends[-1] + len(encoded))
+    book_ids = np.array(ids, dtype=np.int64)
+    pairs = _book_link_pairs(BookLink.objects.count())
+    snapshot = CatalogueSnapshot(
+        book_ids=book_ids,
+        described_at=np.array(ends, dtype=np.int64),
+        described=b"".join(parts),
+        # pairs are sorted by book: a book's links lie between where its id would be inserted left and right
+        links_start=pairs[:, 0].searchsorted(book_ids, side="left"),
+        links_stop=pairs[:, 0].searchsorted(book_ids, side="right"),
+        link_ids=pairs[:, 1].astype(np.int32),
+        links=NamedLinks.read(),
+        built_at=time.monotonic(),
+    )
+    del ids, parts, ends, pairs
+    _return_freed_memory()
+    return snapshot
+
+
+def _book_link_pairs(expected: int, chunk: int = 50_000) -> np.ndarray:
+    """Every (book id, link id), sorted, read in chunks into one array: 772,798 rows as Python tuples would take
+    about 90 MB at once, which the allocator then keeps."""
+    pairs = np.empty((expected, 2), dtype=np.int64)
+    filled = 0
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT book_id, link_id FROM catalogue_booklink ORDER BY book_id, link_id")
+        while rows := cursor.fetchmany(chunk):
+            if filled + len(rows) > len(pairs):  # rows added since the count
+                pairs = np.resize(pairs, (filled + len(rows) + chunk, 2))
+            pairs[filled : filled + len(rows)] = rows
+            filled += len(rows)
+    return pairs[:filled]
+
+
+def _return_freed_memory() -> None:
+    """Hand the build's freed heap back to the system (glibc keeps it otherwise, and RSS stays at the peak)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class SnapshotHolder:
+    """The process's snapshot for one served version (any object compared by identity), rebuilt in the background."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot: CatalogueSnapshot | None = None
+        self._owner: object | None = None
+        self._generation = 0  # bumped by forget(): a build that started before a change is thrown away
+        self._building = False
+        self._failed_at = float("-inf")
+
+    def get(self, owner: object) -> CatalogueSnapshot | None:
+        """The snapshot for `owner` when one is ready, else None (and a build starts); never waits for a build."""
+        max_age = settings.CATALOGUE_SNAPSHOT_SECONDS
+        if max_age <= 0 or owner is None:
+            return None
+        snapshot = self._snapshot if self._owner is owner else None
+        if snapshot is None or time.monotonic() - snapshot.built_at > max_age:
+            self._start_build(owner)
+        return snapshot  # a snapshot past its age is still served while its successor is built
+
+    def forget(self, *args, **kwargs) -> None:
+        """Drop the snapshot (the catalogue changed): answers come from the database until the next one is built."""
+        with self._lock:
+            self._generation += 1
+            self._snapshot = self._owner = None
+
+    def _start_build(self, owner: object) -> None:
+        with self._lock:
+            if self._building or time.monotonic() - self._failed_at < RETRY_AFTER:
+                return
+            self._building = True
+            generation = self._generation
+        threading.Thread(target=self._build, args=(owner, generation), name="catalogue-snapshot", daemon=True).start()
+
+    def _build(self, owner: object, generation: int) -> None:
+        try:
+            snapshot = build()
+        except Exception:  # the database may be down: answers keep coming from the database path, which says so
+            logger.warning("could not build the catalogue snapshot; retrying in %.0f s", RETRY_AFTER, exc_info=True)
+            with self._lock:
+                self._building, self._failed_at = False, time.monotonic()
+            return
+        finally:
+            connections.close_all()  # this thread's connections only
+        with self._lock:
+            if generation == self._generation:
+                self._snapshot, self._owner = snapshot, owner
+            self._building = False
+
+    def wait_until_built(self, owner: object, timeout: float = 30.0) -> CatalogueSnapshot | None:
+        """For tests and benchmarks: start a build if needed and wait for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snapshot = self.get(owner)
+            if snapshot is not None:
+                return snapshot
+            time.sleep(0.02)
+        return None
+
+
+holder = SnapshotHolder()
