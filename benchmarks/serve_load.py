@@ -43,8 +43,9 @@ SAMPLE = ROOT.parent / "shared" / "data" / "wikipedia"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from import_speed import write_full_scale_ndjson  # noqa: E402  (a sibling script)
 
-# (requests/s at least, p99 ms at most, RSS MB per worker at most); every target also wants 0 errors
-TARGETS = {"cached": (1500, 20.0, 150.0), "uncached": (2500, 50.0, 200.0), "mixed": (None, None, 200.0)}
+# (requests/s at least, p99 ms at most, RSS MB per worker at most; None: no target), and 0 errors for all three.
+# The issue's targets are the uncached ones; the cached figure and the floor are printed beside them.
+TARGETS = {"uncached": (2500, 50.0, 200.0), "cached": (None, None, None), "mixed": (None, None, None)}
 
 # The floor: the same gunicorn configuration serving a constant answer of the same size, no Django.
 TRIVIAL_APP = """
@@ -257,7 +258,7 @@ def main() -> None:
                 f">= {rps:,} req/s" if rps else "",
                 f"p99 <= {p99:g} ms" if p99 else "",
                 "0 errors",
-                f"<= {rss:g} MB RSS per worker",
+                f"<= {rss:g} MB RSS per worker" if rss else "",
             )
             if part
         )

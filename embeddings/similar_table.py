@@ -11,7 +11,6 @@ The table holds the version's own books. LoadedVersion answers live when k is la
 adds books (they could enter any answer) or hides some.
 """
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ SCORES_FILE = "similar_scores.npy"
 CHUNK = 1024  # query rows per matrix product: a 1,024 x 37,020 float32 block is 150 MB
 
 
-def write(folder: Path, blend: Blend, on_progress: Callable[[int, int], None] | None = None) -> int:
+def write(folder: Path, blend: Blend) -> int:
     """Compute every row's answer with `blend` and save the table in `folder`; returns its width."""
     n = len(blend.vectors)
     width = min(CANDIDATES, max(n - 1, 0))
@@ -39,8 +38,6 @@ def write(folder: Path, blend: Blend, on_progress: Callable[[int, int], None] | 
             answer = blend.nearest(int(row), width, embedding_rows=nearest[i]) if width else []
             rows[row, : len(answer)] = [r for r, _ in answer]
             scores[row, : len(answer)] = [s for _, s in answer]
-        if on_progress is not None:
-            on_progress(int(block[-1]) + 1, n)
     np.save(Path(folder) / ROWS_FILE, rows)
     np.save(Path(folder) / SCORES_FILE, scores)
     return width
