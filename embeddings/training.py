@@ -230,6 +230,9 @@ class SparseAdamStep:
             m_var.assign(self.beta_1 * m_var + (1.0 - self.beta_1) * g)
             v_var.assign(self.beta_2 * v_var + (1.0 - self.beta_2) * tf.square(g))
             var.assign_sub(lr_t * m_var / (tf.sqrt(v_var) + self.epsilon))
+        if self.dense_vars:  # the kernel's NonNeg constraint (embeddings/keras_model.py), which fit() would apply
+            kernel = self.dense_vars[0]
+            kernel.assign(tf.maximum(kernel, 0.0))
         self.iterations.assign_add(1)
         return loss, accuracy
 
