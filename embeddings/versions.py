@@ -14,6 +14,7 @@
         metrics.json               evaluation (embedding and baselines), index recall and timing
         books.ann, links.ann       Annoy indexes (angular) over the vector rows
         index.json                 n_trees, search_k and measured recall of each index
+        similar_rows.npy, similar_scores.npy   every book's `similar` answer, k <= 50 (similar_table.py)
         map_books.npy, map_links.npy   float32 (n, 2) UMAP coordinates, rows as in book_ids/link_ids (the map)
         map.json                   the projection's settings, timing and faithfulness@10 (also metrics["map"])
         manifest.json              size and SHA-256 of every other file (embeddings/integrity.py)
