@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from embeddings import versions
+from embeddings import similar_table, versions
 from embeddings.models import ModelVersion
 from recommender.catalogue.models import Book
 
@@ -43,6 +43,8 @@ def test_hot_reload_after_activation(client, trained_catalogue, settings, tmp_pa
     vectors = np.load(staging / "book_vectors.npy")
     np.save(staging / "book_vectors.npy", vectors[np.random.default_rng(0).permutation(len(vectors))])
     (staging / "books.ann").unlink()  # index.json says exact search for the sample; no stale Annoy file
+    for table in (similar_table.ROWS_FILE, similar_table.SCORES_FILE):  # answers of the unshuffled vectors
+        (staging / table).unlink()
     versions.publish(settings.ARTIFACTS_DIR, staging, "copy-2")
     versions.activate(settings.ARTIFACTS_DIR, "copy-2")
     second = wait_for_status(client, f"/api/books/{space_cadet}/similar/", 200, unlike=first)
