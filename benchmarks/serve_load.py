@@ -11,6 +11,8 @@ wrk (Debian's package) from a separate process, one gunicorn start per setup, si
   liked lists of 1-5 books: every answer computed, the catalogue's side from the in-memory snapshot that each
   worker starts building when it starts. Warm-up (not measured): 10 s of the same requests.
 - floor: a constant answer of the same size from the same gunicorn setup, no Django: what this machine allows.
+- django: `GET /api/widget/`, a constant answer of 29 bytes through Django and all its middleware: what any
+  answer of this application costs before it does its own work.
 - mixed: the production setup for 60 s at 64 connections (--mixed-seconds): search as typed, book pages,
   similar, recommend with random liked lists and the map's points.
 
@@ -74,6 +76,9 @@ function request() return wrk.format("GET", "/api/books/" .. ids[math.random(#id
 """,
     "recommend": """
 function request() return wrk.format("POST", "/api/recommend/", json_headers, liked_body()) end
+""",
+    "widget": """
+function request() return wrk.format("GET", "/api/widget/") end
 """,
     "mixed": """
 function request()
@@ -182,7 +187,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--artifacts", default="", help="default: a temporary folder")
     parser.add_argument("--skip-setup", action="store_true", help="reuse --database-url and --artifacts as they are")
-    parser.add_argument("--only", nargs="+", choices=["cached", "uncached", "floor", "mixed"], default=[])
+    parser.add_argument("--only", nargs="+", choices=["cached", "uncached", "floor", "django", "mixed"], default=[])
     options = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -224,6 +229,14 @@ def main() -> None:
         Setup("uncached", "recommender.wsgi", ROOT, uncached, ("similar", 10), rounds),
         Setup("floor", "trivial_app", floor_dir, env, ("similar", 5), rounds[: len(options.connections)]),
         Setup(
+            "django",
+            "recommender.wsgi",
+            ROOT,
+            uncached,
+            ("widget", 5),
+            [("widget", c, options.duration) for c in options.connections],
+        ),
+        Setup(
             "mixed",
             "recommender.wsgi",
             ROOT,
@@ -247,7 +260,8 @@ def main() -> None:
         verdicts[setup.name] = run_setup(setup, options, scripts, ids)
     print(
         "\n'floor' is a constant answer of the same size from the same gunicorn setup: what this machine allows"
-        f" with wrk on the same cores. Load average after: {load()}"
+        " with wrk on the same cores; 'django' a constant answer through Django and its middleware."
+        f" Load average after: {load()}"
     )
     for name, (rps, p99, rss) in TARGETS.items():
         if name not in verdicts:
