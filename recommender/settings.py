@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files answer here, before the headers below
     "recommender.content_security.SecurityHeadersMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "recommender.content_security.CachedPolicyMiddleware",  # django-csp's, each policy built once
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

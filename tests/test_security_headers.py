@@ -80,3 +80,18 @@ def test_templates_hold_no_inline_script_or_handler():
         if "vendor" in script.parts:
             continue
         assert not HTML_SINK.search(script.read_text()), script  # data reaches the page as text only
+
+
+def test_each_policy_is_built_once_and_is_django_csps_own(book, settings):
+    from django.test import Client
+
+    from recommender.content_security import CachedPolicyMiddleware
+
+    paths = ["/", f"/books/{book.pk}/", f"/widget/books/{book.pk}/", "/map/", "/api/widget/", "/nothing-here/"]
+    CachedPolicyMiddleware.policies.clear()
+    ours = [Client().get(path)["Content-Security-Policy"] for path in paths]
+    assert len(CachedPolicyMiddleware.policies) == 3  # the default, the widget's and the map's
+    mine = "recommender.content_security.CachedPolicyMiddleware"
+    settings.MIDDLEWARE = [m if m != mine else "csp.middleware.CSPMiddleware" for m in settings.MIDDLEWARE]
+    theirs = [Client().get(path)["Content-Security-Policy"] for path in paths]
+    assert ours == theirs
