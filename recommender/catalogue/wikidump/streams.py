@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 Chunk = tuple[int, bytes]  # (compressed bytes read so far, decompressed data); data b"" at the end
 
+RAW_BLOCK = 1 << 18  # compressed bytes handed to libbz2 at a time
 AHEAD = 2  # chunks decompressed before the parser asks for them: enough to smooth the hand-over
 _PUT_WAIT = 0.1  # seconds between checks whether the parser has gone away
 
@@ -44,25 +45,52 @@ class _CountingReader:
         return True
 
 
-def _read_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
-    """Chunks read in this thread; ChunkError with the position when the file cannot be read to its end."""
+def read_chunks(path: Path, chunk_size: int = 1 << 20) -> Iterator[Chunk]:
+    """Chunks read in the calling thread; ChunkError with the position when the file cannot be read to its end."""
     with open(path, "rb") as raw_file:
         raw = _CountingReader(raw_file)
-        # BZ2File reads concatenated (multistream) dumps too; plain XML is read as it is
-        stream = bz2.BZ2File(raw) if path.suffix == ".bz2" else raw  # type: ignore[arg-type]
+        pieces = _bunzip2(raw, chunk_size) if path.suffix == ".bz2" else iter(lambda: raw.read(chunk_size), b"")
         try:
-            while data := stream.read(chunk_size):
+            for data in pieces:
                 yield raw.position, data
         except (EOFError, OSError) as exc:
             raise ChunkError(raw.position, exc) from exc
         yield raw.position, b""
 
 
+def _bunzip2(raw: _CountingReader, chunk_size: int) -> Iterator[bytes]:
+    """bz2.BZ2File's reading, less its cost: libbz2 is handed RAW_BLOCK bytes a call, not 8 KiB, so the
+    thread takes the GIL a few times a megabyte. Concatenated (multistream) dumps read on; data after the
+    last stream that is not bz2 is ignored; a stream cut short is EOFError, as with BZ2File."""
+    decompressor = bz2.BZ2Decompressor()
+    while True:
+        if decompressor.eof:
+            rest = decompressor.unused_data or raw.read(RAW_BLOCK)
+            if not rest:
+                return
+            decompressor = bz2.BZ2Decompressor()
+            try:
+                data = decompressor.decompress(rest, chunk_size)
+            except OSError:
+                return  # trailing data, not a stream
+        elif decompressor.needs_input:
+            block = raw.read(RAW_BLOCK)
+            if not block:
+                if raw.position == 0:
+                    return  # an empty file: no XML, which the parser reports
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            data = decompressor.decompress(block, chunk_size)
+        else:
+            data = decompressor.decompress(b"", chunk_size)  # output held back by max_length
+        if data:
+            yield data
+
+
 def iter_chunks(path: Path, chunk_size: int = 1 << 20) -> Iterator[Chunk]:
     """The file's chunks in order, the last one empty; bz2 is decompressed ahead in a thread."""
     path = Path(path)
     if path.suffix != ".bz2":
-        yield from _read_chunks(path, chunk_size)  # nothing to overlap: reading plain XML is cheap
+        yield from read_chunks(path, chunk_size)  # nothing to overlap: reading plain XML is cheap
         return
     ahead: queue.Queue[Chunk | BaseException] = queue.Queue(maxsize=AHEAD)
     stop = threading.Event()
@@ -94,7 +122,7 @@ def _produce(path: Path, chunk_size: int, ahead: queue.Queue, stop: threading.Ev
         return False
 
     try:
-        for chunk in _read_chunks(path, chunk_size):
+        for chunk in read_chunks(path, chunk_size):
             if not put(chunk):
                 return
     except BaseException as exc:  # handed to the parser's thread, which raises it
