@@ -32,17 +32,20 @@ class Page:
     text: str
 
 
-def iter_pages(path: Path, progress: ProgressCallback | None = None, chunk_size: int = 1 << 20) -> Iterator[Page]:
+def iter_pages(
+    path: Path, progress: ProgressCallback | None = None, chunk_size: int = 1 << 20, thread: bool = True
+) -> Iterator[Page]:
     """Every page of the dump, in order; DumpError (with the byte position) when the file is damaged.
 
     Pages are handed on as soon as the chunk that ends them is parsed, so memory stays flat however large
     the file. `progress` is called with the compressed bytes read after each chunk, the file's size last.
+    `thread`: decompress bz2 in a thread beside the parsing (streams.iter_chunks).
     """
     path = Path(path)
     size = path.stat().st_size
     position = 0
     try:
-        for position, pages in _pages(iter_chunks(path, chunk_size)):
+        for position, pages in _pages(iter_chunks(path, chunk_size, thread)):
             yield from pages
             if progress is not None:
                 progress(position)

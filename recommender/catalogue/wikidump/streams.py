@@ -86,10 +86,11 @@ def _bunzip2(raw: _CountingReader, chunk_size: int) -> Iterator[bytes]:
             yield data
 
 
-def iter_chunks(path: Path, chunk_size: int = 1 << 20) -> Iterator[Chunk]:
-    """The file's chunks in order, the last one empty; bz2 is decompressed ahead in a thread."""
+def iter_chunks(path: Path, chunk_size: int = 1 << 20, thread: bool = True) -> Iterator[Chunk]:
+    """The file's chunks in order, the last one empty; bz2 is decompressed ahead in a thread unless `thread`
+    is False (when every core already runs a parsing process, the hand-over would only cost)."""
     path = Path(path)
-    if path.suffix != ".bz2":
+    if path.suffix != ".bz2" or not thread:
         yield from read_chunks(path, chunk_size)  # nothing to overlap: reading plain XML is cheap
         return
     ahead: queue.Queue[Chunk | BaseException] = queue.Queue(maxsize=AHEAD)
