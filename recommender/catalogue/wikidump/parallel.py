@@ -71,9 +71,9 @@ def parse_files(
         if i not in todo:
             results[i] = parse_file(source, out_dir)  # returns at once: skipped
     workers = max(1, min(processes, len(todo)))
-    # A decompression thread per process pays while cores are spare; with a process on every core it
-    # only adds hand-overs (measured: 2 processes on 2 cores 15% slower with it).
-    thread = workers < len(os.sched_getaffinity(0))
+    # No decompression thread: measured side by side (benchmarks/dump_parse.py), one process with it took
+    # 25 s where inline took 14 s, even with a core spare (GIL hand-overs); streams.py keeps it as an option.
+    thread = False
     if workers == 1:
         for i in todo:
             with _bar(sources[i], 0, show) as bar:
