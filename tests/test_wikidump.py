@@ -5,6 +5,7 @@ import bz2
 import io
 import json
 import os
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -251,3 +252,17 @@ def test_multistream_dumps_and_plain_xml_read_alike(tmp_path):
     multistream = tmp_path / "enwiki-pages-articles-multistream.xml.bz2"
     multistream.write_bytes(bz2.compress(xml[:middle]) + bz2.compress(xml[middle:]))  # as Wikipedia cuts them
     assert list(iter_pages(multistream)) == list(iter_pages(plain)) == PAGES
+
+
+def test_leaving_part_way_stops_the_decompression_thread(tmp_path):
+    dump = make_dump(tmp_path / "enwiki-pages-articles1.xml-p1p7.bz2", PAGES * 400)
+    pages = iter_pages(dump, chunk_size=1 << 12)
+    assert next(pages) == PAGES[0]
+    pages.close()  # as when the consumer fails: the thread decompressing ahead must not be left blocked
+    assert not [t for t in threading.enumerate() if t.name.startswith("bunzip2")]
+
+
+def test_data_after_the_last_bz2_stream_is_ignored_like_bz2file(tmp_path):
+    dump = make_dump(tmp_path / "enwiki-pages-articles1.xml-p1p7.bz2")
+    dump.write_bytes(dump.read_bytes() + b"\0" * 300)  # padding some tools leave behind
+    assert list(iter_pages(dump)) == PAGES

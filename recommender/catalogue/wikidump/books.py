@@ -22,7 +22,7 @@ import json
 import re
 
 import mwparserfromhell
-from mwparserfromhell.nodes import Comment
+from mwparserfromhell.nodes import Comment, ExternalLink, Template, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
 from recommender.catalogue.wikidump.reader import Page
@@ -31,7 +31,8 @@ TEMPLATE_NAME = "infobox book"
 ARTICLE_NAMESPACE = 0
 
 # The cheap test run on every page: only pages it matches are parsed with mwparserfromhell. Lower-casing
-# and a substring search first is ten times faster than a case-insensitive regex over every page.
+# and a substring search first is ten times faster than a case-insensitive regex over every page (and than
+# checking for "nfobox"/"NFOBOX" first, as 40% of articles hold some infobox): about 1% of the parse.
 MAY_HOLD_INFOBOX = re.compile(r"infobox[\s_]+book")
 _SPACES = re.compile(r"[\s_]+")
 
@@ -63,7 +64,13 @@ def book_row(page: Page) -> list | None:
 def parse_book(page: Page) -> list | None:
     """The row of a page that passed `may_be_book`, or None when mwparserfromhell finds no infobox."""
     code = mwparserfromhell.parse(page.text)
-    infobox = next((t for t in code.filter_templates() if template_key(t.name) == TEMPLATE_NAME), None)
+    # One walk of the tree, split by type: the same nodes in the same order as filter_templates(),
+    # filter_wikilinks() and filter_external_links(), which would walk it three times.
+    nodes = code.filter(recursive=True)
+    infobox = next(
+        (n for n in nodes if isinstance(n, Template) and template_key(n.name) == TEMPLATE_NAME),
+        None,
+    )
     if infobox is None:
         return None  # the words appear, but not as the template (a comment, prose, another template's name)
     params: dict[str, str] = {}
@@ -71,8 +78,8 @@ def parse_book(page: Page) -> list | None:
         value = _raw_value(param.value)
         if value:  # like the original, empty values are left out
             params[param.name.strip_code().strip()] = value
-    wikilinks = [t for link in code.filter_wikilinks() if (t := link.title.strip_code().strip())]
-    external = [u for link in code.filter_external_links() if (u := link.url.strip_code().strip())]
+    wikilinks = [t for n in nodes if isinstance(n, Wikilink) and (t := n.title.strip_code().strip())]
+    external = [u for n in nodes if isinstance(n, ExternalLink) and (u := n.url.strip_code().strip())]
     return [page.title, params, wikilinks, external, page.timestamp, len(code.strip_code().strip())]
 
 

@@ -46,7 +46,9 @@ def output_path(source: Path, out_dir: Path) -> Path:
     return Path(out_dir) / output_name(Path(source))
 
 
-def parse_file(source: Path, out_dir: Path, progress: ProgressCallback | None = None) -> FileResult:
+def parse_file(
+    source: Path, out_dir: Path, progress: ProgressCallback | None = None, thread: bool = True
+) -> FileResult:
     """Write the books of one dump file to OUT_DIR/<name>.ndjson; skip when that file exists already.
 
     The rows go to a temporary name unique to this host and process, renamed when the whole input has been
@@ -63,7 +65,7 @@ def parse_file(source: Path, out_dir: Path, progress: ProgressCallback | None = 
     started = time.perf_counter()
     try:
         with open(partial, "w", encoding="utf-8") as out:
-            for page in iter_pages(source, progress):
+            for page in iter_pages(source, progress, thread=thread):
                 result.pages += 1
                 if not may_be_book(page):
                     continue

@@ -31,7 +31,7 @@ def _init_worker(progress_queue: "multiprocessing.Queue") -> None:
     _progress_queue = progress_queue
 
 
-def _parse_reporting(index: int, source: str, out_dir: str) -> FileResult:
+def _parse_reporting(index: int, source: str, out_dir: str, thread: bool) -> FileResult:
     last = 0.0
 
     def report(position: int) -> None:
@@ -41,7 +41,7 @@ def _parse_reporting(index: int, source: str, out_dir: str) -> FileResult:
             last = now
             _progress_queue.put((index, position))
 
-    return parse_file(Path(source), Path(out_dir), report)
+    return parse_file(Path(source), Path(out_dir), report, thread)
 
 
 def _bar(source: Path, position: int, show: bool) -> tqdm:
@@ -71,20 +71,23 @@ def parse_files(
         if i not in todo:
             results[i] = parse_file(source, out_dir)  # returns at once: skipped
     workers = max(1, min(processes, len(todo)))
+    # No decompression thread: measured side by side (benchmarks/dump_parse.py), one process with it took
+    # 25 s where inline took 14 s, even with a core spare (GIL hand-overs); streams.py keeps it as an option.
+    thread = False
     if workers == 1:
         for i in todo:
             with _bar(sources[i], 0, show) as bar:
                 try:
-                    results[i] = parse_file(sources[i], out_dir, lambda p, bar=bar: bar.update(p - bar.n))
+                    results[i] = parse_file(sources[i], out_dir, lambda p, bar=bar: bar.update(p - bar.n), thread)
                 except DumpError as exc:
                     results[i] = FileFailure(str(sources[i]), str(exc))
     else:
-        _parse_in_processes(sources, todo, out_dir, workers, show, results)
+        _parse_in_processes(sources, todo, out_dir, workers, show, results, thread)
     return [r for r in results if r is not None]
 
 
 def _parse_in_processes(
-    sources: list[Path], todo: list[int], out_dir: Path, workers: int, show: bool, results: list
+    sources: list[Path], todo: list[int], out_dir: Path, workers: int, show: bool, results: list, thread: bool
 ) -> None:
     context = multiprocessing.get_context("spawn")  # children import only this package: no Django state to copy
     progress_queue = context.Queue()
@@ -94,7 +97,7 @@ def _parse_in_processes(
             max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue,)
         ) as pool:
             futures: dict[Future, int] = {
-                pool.submit(_parse_reporting, i, str(sources[i]), str(out_dir)): i for i in todo
+                pool.submit(_parse_reporting, i, str(sources[i]), str(out_dir), thread): i for i in todo
             }
             pending = set(futures)
             while pending:

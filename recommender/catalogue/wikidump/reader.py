@@ -1,14 +1,22 @@
-"""Stream the pages of a MediaWiki XML export (bz2 or plain) in constant memory."""
+"""Stream the pages of a MediaWiki XML export (bz2 or plain) in constant memory.
 
-import bz2
-import os
-import xml.etree.ElementTree as ET
+expat is driven directly, not through ElementTree: no element objects are built, and text is collected only
+inside the four elements a page needs (the character-data handler is switched on and off), so the parser's
+own work stays a small fraction of decompressing the file.
+"""
+
+import xml.parsers.expat as expat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+
+from recommender.catalogue.wikidump.streams import Chunk, ChunkError, iter_chunks
 
 ProgressCallback = Callable[[int], None]  # compressed bytes read so far
+
+# <timestamp> and <text> sit in <revision>; a pages-articles dump has one revision a page.
+_FIELDS = frozenset(("title", "ns", "timestamp", "text"))
+_TEXT_BUFFER = 1 << 20  # expat joins a page's text into pieces this large before calling us
 
 
 class DumpError(Exception):
@@ -24,103 +32,100 @@ class Page:
     text: str
 
 
-def _local(tag: str) -> str:
-    # "{http://www.mediawiki.org/xml/export-0.10/}page" -> "page", whatever the export version.
-    return tag.rpartition("}")[2]
-
-
-class _CountingReader:
-    """The raw file as bz2 and expat read it, reporting how far into it they are."""
-
-    def __init__(self, raw: BinaryIO, progress: ProgressCallback | None) -> None:
-        self.raw = raw
-        self.position = 0
-        self.progress = progress
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.position += len(data)
-        if self.progress is not None:
-            self.progress(self.position)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-
-def _open(raw: _CountingReader, path: Path) -> BinaryIO:
-    if path.suffix == ".bz2":
-        return bz2.BZ2File(raw)  # type: ignore[arg-type]  # concatenated (multistream) dumps read too
-    return raw  # type: ignore[return-value]
-
-
-def iter_pages(path: Path, progress: ProgressCallback | None = None, chunk_size: int = 1 << 20) -> Iterator[Page]:
+def iter_pages(
+    path: Path, progress: ProgressCallback | None = None, chunk_size: int = 1 << 20, thread: bool = True
+) -> Iterator[Page]:
     """Every page of the dump, in order; DumpError (with the byte position) when the file is damaged.
 
-    Elements are cleared as soon as their page is read, so memory stays flat however large the file.
+    Pages are handed on as soon as the chunk that ends them is parsed, so memory stays flat however large
+    the file. `progress` is called with the compressed bytes read after each chunk, the file's size last.
+    `thread`: decompress bz2 in a thread beside the parsing (streams.iter_chunks).
     """
     path = Path(path)
-    size = os.path.getsize(path)
-    with open(path, "rb") as raw_file:
-        raw = _CountingReader(raw_file, progress)
-        stream = _open(raw, path)
-        try:
-            yield from _pages(stream, chunk_size)
-        except EOFError:
+    size = path.stat().st_size
+    position = 0
+    try:
+        for position, pages in _pages(iter_chunks(path, chunk_size, thread)):
+            yield from pages
+            if progress is not None:
+                progress(position)
+    except ChunkError as exc:
+        if isinstance(exc.cause, EOFError):
             raise DumpError(
-                f"{path}: the compressed data ends early at byte {raw.position:,} of {size:,} "
+                f"{path}: the compressed data ends early at byte {exc.position:,} of {size:,} "
                 "(the file is truncated; download it again)"
             ) from None
-        except OSError as exc:
-            raise DumpError(f"{path}: cannot decompress near byte {raw.position:,} of {size:,}: {exc}") from None
-        except ET.ParseError as exc:
-            line, column = exc.position
-            raise DumpError(
-                f"{path}: not well-formed XML at line {line}, column {column} of the decompressed text "
-                f"(near compressed byte {raw.position:,}): {exc}"
-            ) from None
-        except _NotAnExport as exc:
-            raise DumpError(f"{path}: {exc} (near compressed byte {raw.position:,})") from None
+        raise DumpError(f"{path}: cannot decompress near byte {exc.position:,} of {size:,}: {exc}") from None
+    except expat.ExpatError as exc:
+        raise DumpError(
+            f"{path}: not well-formed XML at line {exc.lineno}, column {exc.offset} of the decompressed text "
+            f"(near compressed byte {position:,}): {expat.ErrorString(exc.code)}"
+        ) from None
+    except _NotAnExport as exc:
+        raise DumpError(f"{path}: {exc} (near compressed byte {position:,})") from None
 
 
 class _NotAnExport(ValueError):
     pass
 
 
-def _pages(stream: BinaryIO, chunk_size: int) -> Iterator[Page]:
-    parser = ET.XMLPullParser(events=("start", "end"))
-    root: ET.Element | None = None
-    fields: dict[str, str] = {}
-    redirect = False
-    while chunk := stream.read(chunk_size):
-        parser.feed(chunk)
-        for event, element in parser.read_events():
-            name = _local(element.tag)
-            if event == "start":
-                if root is None:
-                    root = element
-                    if name != "mediawiki":
-                        raise _NotAnExport(f"the root element is <{name}>, not a MediaWiki export's <mediawiki>")
-                continue
-            if name in ("title", "ns", "timestamp", "text"):
-                # <timestamp> and <text> sit in <revision>; a pages-articles dump has one revision a page.
-                fields[name] = element.text or ""
-            elif name == "redirect":
-                redirect = True
-            elif name == "page":
-                namespace = fields.get("ns") or "0"
-                if not namespace.lstrip("-").isdigit():
-                    raise _NotAnExport(f"page {fields.get('title')!r} has the namespace {namespace!r}, not a number")
-                yield Page(
-                    title=fields.get("title", ""),
-                    namespace=int(namespace),
-                    is_redirect=redirect,
-                    timestamp=fields.get("timestamp", ""),
-                    text=fields.get("text", ""),
+class _PageParser:
+    """expat's handlers: collect the fields of each page, and the finished pages of the chunk being parsed."""
+
+    def __init__(self) -> None:
+        self.parser = parser = expat.ParserCreate()
+        parser.buffer_text = True  # a page's text in one call, not one per line or entity
+        parser.buffer_size = _TEXT_BUFFER
+        parser.StartElementHandler = self._root
+        parser.EndElementHandler = self._end
+        self.pages: list[Page] = []
+        self.fields: dict[str, str] = {}
+        self.text: list[str] = []
+        self.redirect = False
+        self.seen_root = False
+
+    def _root(self, name: str, attributes: dict[str, str]) -> None:
+        # no namespace processing: MediaWiki exports declare theirs as the default, so names come unprefixed
+        if name != "mediawiki":
+            raise _NotAnExport(f"the root element is <{name}>, not a MediaWiki export's <mediawiki>")
+        self.seen_root = True
+        self.parser.StartElementHandler = self._start
+
+    def _start(self, name: str, attributes: dict[str, str]) -> None:
+        if name in _FIELDS:
+            self.text.clear()
+            self.parser.CharacterDataHandler = self.text.append
+        elif name == "redirect":
+            self.redirect = True
+
+    def _end(self, name: str) -> None:
+        if name in _FIELDS:
+            self.parser.CharacterDataHandler = None  # whitespace between elements is never turned into str
+            self.fields[name] = "".join(self.text)
+        elif name == "page":
+            fields = self.fields
+            namespace = fields.get("ns") or "0"
+            if not namespace.lstrip("-").isdigit():
+                raise _NotAnExport(f"page {fields.get('title')!r} has the namespace {namespace!r}, not a number")
+            self.pages.append(
+                Page(
+                    fields.get("title", ""),
+                    int(namespace),
+                    self.redirect,
+                    fields.get("timestamp", ""),
+                    fields.get("text", ""),
                 )
-                fields = {}
-                redirect = False
-                root.clear()  # drop the finished page (and siteinfo): constant memory
-    parser.close()
-    if root is None:
-        raise _NotAnExport("the file holds no XML")
+            )
+            self.fields = {}
+            self.redirect = False
+
+
+def _pages(chunks: Iterator[Chunk]) -> Iterator[tuple[int, list[Page]]]:
+    """(compressed position, the pages finished in that chunk) for every chunk."""
+    handlers = _PageParser()
+    for position, data in chunks:
+        handlers.parser.Parse(data, not data)  # the last chunk is empty: the document must be complete
+        if not handlers.seen_root and not data:
+            raise _NotAnExport("the file holds no XML")
+        pages, handlers.pages = handlers.pages, []
+        yield position, pages
