@@ -71,8 +71,8 @@ def parse_files(
         if i not in todo:
             results[i] = parse_file(source, out_dir)  # returns at once: skipped
     workers = max(1, min(processes, len(todo)))
-    # No decompression thread: measured side by side (benchmarks/dump_parse.py), one process with it took
-    # 25 s where inline took 14 s, even with a core spare (GIL hand-overs); streams.py keeps it as an option.
+    # No decompression thread: in one benchmarks/dump_parse.py run (50,000 pages, a noisy shared machine) one
+    # process took 25 s with it and 14 s inline (GIL hand-overs, most likely); streams.py keeps it as an option.
     thread = False
     if workers == 1:
         for i in todo:
