@@ -59,10 +59,21 @@ def load_records(source: str) -> list:
 
 
 def ablation_scorers(data, split, book_vectors, link_vectors) -> dict:
-    """The served blend's parts on the same vectors: its TF-IDF weight, and candidates from one side only."""
-    from embeddings.hybrid import CANDIDATES, TFIDF_WEIGHT, Blend, ServedScorer, tfidf_matrix
+    """The served ranking's parts on the same vectors: the blend's TF-IDF weight, TF-IDF only re-ranking the
+    embedding's candidates, and the explicit series and author terms (embeddings/book_groups.py) at other weights."""
+    from embeddings.book_groups import BookGroups
+    from embeddings.hybrid import (
+        AUTHOR_WEIGHT,
+        CANDIDATES,
+        SERIES_WEIGHT,
+        TFIDF_WEIGHT,
+        Blend,
+        ServedScorer,
+        tfidf_matrix,
+    )
 
     tfidf = tfidf_matrix(split.train_pairs, data.n_books, data.n_links)
+    groups = BookGroups.from_labels(data.book_authors, data.book_series, data.n_books)
     out = {}
     for weight in (0.25, TFIDF_WEIGHT, 0.75):
         out[f"blend w={weight}"] = ServedScorer(Blend(book_vectors, tfidf, tfidf_weight=weight), link_vectors)
@@ -85,6 +96,13 @@ def ablation_scorers(data, split, book_vectors, link_vectors) -> dict:
     out[f"re-rank {CANDIDATES} embedding candidates"] = ServedScorer(
         EmbeddingCandidatesOnly(book_vectors, tfidf), link_vectors
     )
+    for series_weight, author_weight in (
+        (SERIES_WEIGHT, 0.0),
+        (0.0, AUTHOR_WEIGHT),
+        (SERIES_WEIGHT, 0.5),
+    ):
+        blend = Blend(book_vectors, tfidf, groups=groups, series_weight=series_weight, author_weight=author_weight)
+        out[f"blend + series {series_weight} + author {author_weight}"] = ServedScorer(blend, link_vectors)
     return out
 
 

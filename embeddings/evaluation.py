@@ -17,10 +17,11 @@ Book metrics, on the 10 nearest other books:
                       Goodreads titles and Wikipedia infoboxes); mean over books whose series has >= 2 books.
 A metric that cannot be computed on the data (no genres, no author with two books, nothing held out) is None,
 never NaN: metrics.json and the database keep null and the tables show "n/a".
-Methods: served (what `similar` returns: the embedding blended with TF-IDF, embeddings/hybrid.py; its link scores
-are the embedding's), the embedding alone (cosine), TF-IDF (cosine between TF-IDF rows of the book x link training
-matrix; a link is scored for a book by the similarity-weighted votes of its 50 most similar books) and popularity
-(links ranked by how many training books use them, books by how many training links they have).
+Methods: served (what `similar` returns: the embedding blended with TF-IDF, the query's series and author first,
+embeddings/hybrid.py; its link scores are the embedding's), the embedding alone (cosine), TF-IDF (cosine between
+TF-IDF rows of the book x link training matrix; a link is scored for a book by the similarity-weighted votes of its
+50 most similar books) and popularity (links ranked by how many training books use them, books by how many training
+links they have).
 
 Only numpy, scipy and scikit-learn: work is done in chunks of query rows, so memory stays bounded on the full
 catalogue, and the query books are a seeded sample of at most `max_queries`.
@@ -350,9 +351,11 @@ def evaluate(
 ) -> dict:
     """What is served (the blend of embeddings/hybrid.py), the embedding alone, TF-IDF and popularity side by side,
     plus the split's counts."""
+    from embeddings.book_groups import BookGroups
     from embeddings.hybrid import Blend, ServedScorer, tfidf_matrix
 
-    blend = Blend(book_vectors, tfidf_matrix(split.train_pairs, data.n_books, data.n_links))
+    groups = BookGroups.from_labels(data.book_authors, data.book_series, data.n_books)
+    blend = Blend(book_vectors, tfidf_matrix(split.train_pairs, data.n_books, data.n_links), groups=groups)
     scorers = {
         "served": ServedScorer(blend, link_vectors),
         "embedding": EmbeddingScorer(book_vectors, link_vectors),

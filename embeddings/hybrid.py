@@ -11,6 +11,11 @@ embedding brings what the link graph implies beyond shared links (books of a ser
 each other, through the links they share with third books); TF-IDF brings the explicit evidence of shared rare
 links (an author's name, a series, a character), which the embedding blurs on large catalogues.
 
+Then the explicit groups of embeddings/book_groups.py: the books of q's series and by q's author are candidates
+too, and SERIES_WEIGHT (same series) and AUTHOR_WEIGHT (same author) are added to their score, so the series comes
+first, then the author's other books in their blended order, unless a stranger's blend beats theirs by more than the
+author weight. The reported score is the total over its maximum (1 + both weights): it stays within [0, 1].
+
 The TF-IDF matrix is a per-version artifact (`book_tfidf.npz`, written by the worker from the same pairs the
 vectors were trained on), so web processes need numpy and scipy only. The same `Blend.nearest` is what
 evaluation scores as "served" (embeddings/evaluation.py) and what LoadedVersion.similar_books returns.
@@ -22,9 +27,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from embeddings.book_groups import BookGroups
+
 TFIDF_FILE = "book_tfidf.npz"
 CANDIDATES = 50
 TFIDF_WEIGHT = 0.5
+SERIES_WEIGHT = 1.0
+AUTHOR_WEIGHT = 0.15
 
 
 def tfidf_matrix(pairs: np.ndarray, n_books: int, n_links: int) -> sp.csr_matrix:
@@ -53,6 +62,9 @@ class Blend:
         tfidf: sp.csr_matrix,
         candidates: int = CANDIDATES,
         tfidf_weight: float = TFIDF_WEIGHT,
+        groups: BookGroups | None = None,
+        series_weight: float = SERIES_WEIGHT,
+        author_weight: float = AUTHOR_WEIGHT,
     ) -> None:
         if tfidf.shape[0] != len(book_vectors):
             raise ValueError(f"TF-IDF rows {tfidf.shape[0]} != book vectors {len(book_vectors)}")
@@ -61,6 +73,11 @@ class Blend:
         self.tfidf_t = tfidf.T.tocsr()  # link x book: a query walks the posting lists of its own links only
         self.candidates = candidates
         self.weight = tfidf_weight
+        if groups is not None and len(groups.author_codes) != len(book_vectors):
+            raise ValueError(f"group codes {len(groups.author_codes)} != book vectors {len(book_vectors)}")
+        self.groups = groups  # None: a version from before book_groups.npz, the blend alone
+        self.series_weight = series_weight
+        self.author_weight = author_weight
         # Folded-in books (with_overlay): rows past the version's, their TF-IDF rows, and the version's rows they
         # shadow (a trained book whose links were edited), which are never candidates.
         self.extra_tfidf: sp.csr_matrix | None = None
@@ -91,7 +108,9 @@ class Blend:
     @classmethod
     def open(cls, folder: Path, book_vectors: np.ndarray) -> "Blend | None":
         path = Path(folder) / TFIDF_FILE
-        return cls(book_vectors, sp.load_npz(path)) if path.is_file() else None
+        if not path.is_file():
+            return None
+        return cls(book_vectors, sp.load_npz(path), groups=BookGroups.open(folder))
 
     def tfidf_scores(self, row: int) -> np.ndarray:
         n = self.tfidf.shape[0]
@@ -119,12 +138,18 @@ class Blend:
         tfidf = self.tfidf_scores(row)
         tfidf_rows = _top(tfidf, want + 1)
         rows = np.union1d(embedding_rows, tfidf_rows)
+        if self.groups is not None:
+            rows = np.union1d(rows, self.groups.members(row))
         rows = rows[(rows != row) & ~np.isin(rows, self.hidden)]
         if len(rows) == 0:
             return []
         emb = np.asarray(self.vectors[rows] @ query, dtype=np.float64)
         tf = tfidf[rows].astype(np.float64)
         score = (1.0 - self.weight) * emb / max(float(emb.max()), 1e-9) + self.weight * tf / max(float(tf.max()), 1e-9)
+        if self.groups is not None:
+            score += self.series_weight * self.groups.series.same(row, rows)
+            score += self.author_weight * self.groups.authors.same(row, rows)
+            score /= 1.0 + self.series_weight + self.author_weight
         order = np.lexsort((rows, -score))[:k]  # ties: lower row first, so the result is deterministic
         return [(int(rows[i]), float(score[i])) for i in order]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import similar_table
+from embeddings.book_groups import BookGroups
 from embeddings.dataset import TrainingData
 from embeddings.evaluation import evaluate, holdout_split
 from embeddings.fold_in import OUTPUT_LAYER_FILE
@@ -70,6 +71,7 @@ def run(
     np.save(out_dir / "link_vectors.npy", final.link_vectors.astype(np.float32))
     np.save(out_dir / "book_ids.npy", data.book_ids.astype(np.int64))
     save_tfidf(out_dir, data.pairs, data.n_books, data.n_links)  # the served blend's explicit signal
+    BookGroups.from_labels(data.book_authors, data.book_series, data.n_books).save(out_dir)  # its series and authors
     np.save(out_dir / "link_ids.npy", data.link_ids.astype(np.int64))
     write_json(out_dir / OUTPUT_LAYER_FILE, final.output_layer)  # fold-in scores new books with it
     write_json(out_dir / "params.json", {**params.to_dict(), **data.summary()})

@@ -8,6 +8,7 @@
         link_vectors.npy           float32 (n_links, dim), L2-normalised rows
         book_ids.npy, link_ids.npy int64 catalogue ids (Book.id, Link.id) of each row
         book_tfidf.npz             scipy CSR book x link TF-IDF, the served blend's second signal (hybrid.py)
+        book_groups.npz            each book's author and series codes, the served ranking's groups (book_groups.py)
         params.json                hyperparameters and catalogue counts
         output_layer.json          the trained Dense(1, sigmoid) after the cosine: kernel and bias (fold-in uses it)
         history.json               training curve (per epoch)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from django.conf import settings
 
+from embeddings.book_groups import BookGroups
 from embeddings.evaluation import TfidfScorer, nearest_books
 from embeddings.hybrid import Blend, ServedScorer, tfidf_matrix
 from embeddings.serving import get_active
@@ -52,3 +53,51 @@ def test_served_similar_is_the_ranking_evaluation_scores(trained_catalogue):
     book = Book.objects.get(pk=books.id_of_row(int(rows[1])))
     api = [r.id for r in recommendations.similar_books(book.pk, 10)]
     assert api == [book_id for book_id, _ in version.similar_books(book.pk, 10)]
+
+
+def _grouped_blend(**weights) -> Blend:
+    # Book 0's nearest by embedding are 1, 2, 3 in that order; 4 is far. Book 3 shares 0's series, 4 its author.
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.97, 0.24], [0.9, 0.44], [0.3, 0.95], [0.0, 1.0]])
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    pairs = np.array([[0, 0], [1, 0], [2, 0], [3, 1], [4, 2], [5, 2]])
+    groups = BookGroups.from_labels(
+        np.array(["ann lee", "", "various", "", "ann lee", "various"], dtype=object),
+        np.array(["saga", "", "", "saga", "", ""], dtype=object),
+        6,
+    )
+    return Blend(vectors, tfidf_matrix(pairs, 6, 3), candidates=1, groups=groups, **weights)
+
+
+def test_the_query_series_comes_first_then_its_author_among_the_blend():
+    blend = _grouped_blend()
+    ranked = blend.nearest(0, 5)
+    # 3 (same series) and 4 (same author) are candidates although neither signal finds them among its 1 best.
+    assert [row for row, _ in ranked][:2] == [3, 1]
+    assert 4 in [row for row, _ in ranked]
+    assert all(0.0 <= score <= 1.0 for _, score in ranked)
+    plain = Blend(blend.vectors, blend.tfidf, candidates=1)
+    assert [row for row, _ in plain.nearest(0, 2)] == [1, 2]
+    # With a heavier author term the author's book overtakes the embedding's neighbours too.
+    assert [row for row, _ in _grouped_blend(author_weight=1.0).nearest(0, 2)] == [3, 4]
+
+
+def test_placeholder_authors_group_nobody():
+    blend = _grouped_blend(author_weight=1.0)
+    assert blend.groups.members(2).size == 0  # "various" is not an author
+    assert [row for row, _ in blend.nearest(2, 1)] != [5]
+    assert BookGroups.from_labels(None, None, 3).members(0).size == 0  # a source without series or authors
+
+
+def test_a_version_keeps_its_groups_and_serves_them(trained_catalogue):
+    version = get_active(settings.ARTIFACTS_DIR)
+    groups = version.blend.groups
+    assert groups is not None and len(groups.series_codes) == len(version.books)
+    reopened = BookGroups.open(version.folder)
+    assert list(reopened.series_names) == list(groups.series_names)
+    # a book of a series of two or more is served its series first
+    codes, counts = np.unique(groups.series_codes[groups.series_codes >= 0], return_counts=True)
+    code = codes[np.argmax(counts >= 2)]
+    row = int(np.flatnonzero(groups.series_codes == code)[0])
+    siblings = {version.books.id_of_row(int(r)) for r in np.flatnonzero(groups.series_codes == code) if r != row}
+    served = [book for book, _ in version.similar_books(version.books.id_of_row(row), len(siblings))]
+    assert set(served) == siblings
