@@ -105,6 +105,7 @@ class TrainedSnapshot:
 @pytest.fixture(scope="session")
 def trained_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> TrainedSnapshot:
     """Import and train once per session (with the map's projection, the slow part), then empty the tables again."""
+    from django.db import connections
     from django.test import override_settings
 
     from embeddings import jobs
@@ -112,6 +113,9 @@ def trained_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> Tr
 
     artifacts = tmp_path_factory.mktemp("trained-once")
     with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=artifacts):
+        # A fresh connection: one an earlier test left inside a transaction made the whole import one transaction,
+        # whose deferred foreign-key checks then took 80-130 s at its COMMIT.
+        connections.close_all()
         call_command("import_books", str(WIKIPEDIA), stdout=io.StringIO(), stderr=io.StringIO())
         run = jobs.execute(jobs.start_training(MAPPED_PARAMS, enqueue=False).pk)
         assert run.status == RunStatus.SUCCEEDED, run.error

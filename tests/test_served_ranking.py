@@ -1,8 +1,12 @@
 """The served `similar` ranking (embedding + TF-IDF blend) is the very function evaluation scores as "served"."""
 
+import io
+import json
+
 import numpy as np
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
 from embeddings.book_groups import BookGroups
 from embeddings.evaluation import TfidfScorer, nearest_books
@@ -101,3 +105,18 @@ def test_a_version_keeps_its_groups_and_serves_them(trained_catalogue):
     siblings = {version.books.id_of_row(int(r)) for r in np.flatnonzero(groups.series_codes == code) if r != row}
     served = [book for book, _ in version.similar_books(version.books.id_of_row(row), len(siblings))]
     assert set(served) == siblings
+
+
+@pytest.mark.django_db
+def test_similar_command_serves_the_series_and_the_author(trained_catalogue):
+    # The shared small model of the tests: the series and author terms carry the author's books even there
+    # (the defaults' quality on full data is benchmarks/train_quality.py's).
+    for title, author in [("The Chinese Gold Murders", "Robert van Gulik"), ("The Change (novel)", "K. A. Applegate")]:
+        out = io.StringIO()
+        call_command("similar", title, "--k", "10", "--json", stdout=out)
+        results = json.loads(out.getvalue())
+        assert len(results) == 10 and title not in [r["title"] for r in results]
+        same_author = sum(r["author"] == author for r in results)
+        assert same_author >= 5, (title, [(r["title"], r["author"]) for r in results])
+    with pytest.raises(CommandError, match="did you mean: The Chinese Gold Murders"):
+        call_command("similar", "The Chinese Gold Murder")

@@ -84,7 +84,8 @@ def test_two_clusters_are_separated(mode):
 @pytest.mark.parametrize("seed", [4, 5])  # seeds whose output weight was drawn negative (it then stayed negative)
 def test_a_book_is_near_its_own_links_whatever_the_seed(seed):
     data = clustered_data(n_per=40, links_per=20)
-    result = train(data, TrainParams(epochs=3, dim=32, seed=seed))
+    # 10 epochs: at 3 the margin was 0.09-0.13 over seeds 1-8 (seed 5 failed CI at 0.099); at 10 it is 0.26-0.36
+    result = train(data, TrainParams(epochs=10, dim=32, seed=seed))
     assert result.output_layer["kernel"] > 0
     cosines = result.book_vectors @ result.link_vectors.T
     has = np.zeros_like(cosines, dtype=bool)

@@ -152,18 +152,3 @@ def test_bad_train_options():
         call_command("train", "--epochs", "0", "--inline")
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("train", "--mode", "bogus")
-
-
-@pytest.mark.django_db
-def test_similar_finds_a_series_with_the_default_settings(sample_catalogue, artifacts_dir):
-    run = train_inline({"draw_map": False})  # the documented model defaults, as make run and the admin use them
-    assert run.status == RunStatus.SUCCEEDED, run.error
-    for title, author in [("The Chinese Gold Murders", "Robert van Gulik"), ("The Change (novel)", "K. A. Applegate")]:
-        out = io.StringIO()
-        call_command("similar", title, "--k", "10", "--json", stdout=out)
-        results = json.loads(out.getvalue())
-        assert len(results) == 10 and title not in [r["title"] for r in results]
-        same_author = sum(r["author"] == author for r in results)
-        assert same_author >= 5, (title, [(r["title"], r["author"]) for r in results])
-    with pytest.raises(CommandError, match="did you mean: The Chinese Gold Murders"):
-        call_command("similar", "The Chinese Gold Murder")
