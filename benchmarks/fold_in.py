@@ -230,6 +230,11 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         "TF-IDF + series/author": book_scores(served_nearest(tfidf_groups, queries, identity), queries, full),
     }
 
+    rare_columns = served_with_rare_links(
+        reduced, kept, full, train_pairs, folded_rows, vectors, query_rows, to_full, base_blend.groups
+    )
+    rare_scores = book_scores(rare_columns, queries, full)
+
     # held-out link AUC, on links both vocabularies know
     reduced_row = {int(i): r for r, i in enumerate(reduced.link_ids)}
     held_pairs = full.pairs[held]
@@ -270,7 +275,39 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         "output_layers": {"reduced": reduced_model.output_layer, "full": full_model.output_layer},
         "tables": {"embedding (cosine)": embedding, "served (Blend.nearest, as `similar`)": served},
         "folded_into_full": diagnostic,
+        "served_with_rare_links": rare_scores,
     }
+
+
+def served_with_rare_links(
+    reduced, kept, full, train_pairs, folded_rows, vectors, query_rows, to_full, groups
+) -> np.ndarray:
+    """Diagnostic: the served answers of the folded books had the reduced version kept the links it drops as rare
+    (under min_link_count) as TF-IDF columns, for its books and theirs; no vectors for them (training has none)."""
+    from embeddings.book_space import StackedRows
+    from embeddings.hybrid import Blend, tfidf_matrix
+
+    used = kept[kept["book_id"].isin(reduced.book_ids)][["book_id", "link_id"]].drop_duplicates()
+    pairs = used.to_numpy(dtype=np.int64)
+    vocabulary = np.concatenate([reduced.link_ids, np.setdiff1d(np.unique(pairs[:, 1]), reduced.link_ids)])
+    column = {int(link): j for j, link in enumerate(vocabulary)}
+    coded = np.stack([np.searchsorted(reduced.book_ids, pairs[:, 0]), [column[int(x)] for x in pairs[:, 1]]], axis=1)
+    reduced_vectors = vectors[np.searchsorted(full.book_ids, reduced.book_ids)]  # the reduced model's rows
+    blend = Blend(reduced_vectors, tfidf_matrix(coded, reduced.n_books, len(vocabulary)), groups=groups)
+    links = []
+    for row in folded_rows:
+        own = full.link_ids[train_pairs[train_pairs[:, 0] == row, 1]]
+        links.append(np.sort(np.array([column[int(x)] for x in own if int(x) in column], dtype=np.int32)))
+    indptr = np.concatenate([[0], np.cumsum([len(x) for x in links])]).astype(np.int64)
+    served = blend.with_overlay(
+        StackedRows(reduced_vectors, vectors[folded_rows]),
+        indptr,
+        np.concatenate(links).astype(np.int32),
+        np.zeros(0, dtype=np.int64),
+        [str(a) for a in full.book_authors[folded_rows]],
+        [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None,
+    )
+    return served_nearest(served, query_rows, to_full)
 
 
 def _author_links(full, train_pairs: np.ndarray, row: int, missing: np.ndarray) -> int:
@@ -296,8 +333,18 @@ def print_quality(result: dict) -> list[tuple[str, bool]]:
         f" s full, {result['train_seconds'][1]:.0f} s reduced; fold-in median {result['fold_ms_median']:.1f} ms a book;"
         f" output layers {result['output_layers']}"
     )
-    into_full = ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in result["folded_into_full"].items())
-    print(f"diagnostic, embedding: the same books folded into the full model's links instead: {into_full}")
+
+    def listed(scores: dict) -> str:
+        return ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in scores.items())
+
+    print(
+        f"diagnostic, embedding: the same books folded into the full model's links instead: "
+        f"{listed(result['folded_into_full'])}"
+    )
+    print(
+        f"diagnostic, served: had the reduced version kept its rare links as TF-IDF columns: "
+        f"{listed(result['served_with_rare_links'])}"
+    )
     checks = []
     for title, methods in result["tables"].items():
         print(f"\n{title}")
