@@ -8,10 +8,20 @@ Quality, per source: 5% of the books (seeded) are hidden. The reduced model is t
 TrainParams, on the catalogue without them (its own link vocabulary, as a real version would have), and the hidden
 books are folded in (embeddings/fold_in.py) from their links. The full model is trained on every book. Before
 either, 10% of the links of each hidden book with >= 5 links are held out of both. On the hidden books only:
-same-author recall@10 and genre precision@10 of the 10 nearest books by cosine (every other book a candidate),
-and held-out link AUC (held-out pairs against 10 uniformly drawn non-links each, links both vocabularies know).
-Folded in, full training and the TF-IDF vector of the same links (cosine over the book x link TF-IDF matrix; a
-link scored by the votes of the 50 most similar books) side by side. Targets: folded >= 95% of full, and > TF-IDF.
+same-author and same-series recall@10 and genre precision@10 of their 10 nearest books, and held-out link AUC
+(held-out pairs against 10 uniformly drawn non-links each, links both vocabularies know), in two tables that each
+compare like with like:
+- embedding: the 10 nearest by cosine (every other book with a vector a candidate), folded in against full
+  training against the TF-IDF vector of the same links (cosine over the book x link TF-IDF matrix; for the AUC a
+  link is scored by the votes of the 50 most similar books);
+- served: what `similar` answers (embeddings/hybrid.py's Blend.nearest: embedding + TF-IDF, then the query's series
+  and author). Folded in: the reduced version's blend with the hidden books added by Blend.with_overlay, as a web
+  process serves an overlay, with their author and series as fold-in stores them; full training: the blend
+  evaluation scores as "served"; baseline: TF-IDF with the same series and author terms. (Served link scores are
+  the embedding's: the AUC is in the first table.)
+Targets, in each table: folded >= 95% of full, and > the baseline. Also printed: how many of the hidden books'
+links the reduced version lacks (used by fewer than min_link_count books without them), how many of those another
+book uses, and how many a book by the same author uses: evidence full training and TF-IDF have and fold-in has not.
 
 Speed: the sample imported into a fresh PostgreSQL database, a quick model (3 epochs) trained, a Celery worker
 started on Redis. Each new book (the links of a random sample book, less one, plus a link no book had) is saved
@@ -59,29 +69,46 @@ def nearest(vectors: np.ndarray, queries: np.ndarray, valid: np.ndarray) -> np.n
 
 
 def book_scores(neighbours: np.ndarray, queries: np.ndarray, data) -> dict[str, float | None]:
+    """Same-author and same-series recall@10, genre precision@10 of each query's neighbours (rows of `data`)."""
     from embeddings.evaluation import group_codes
 
-    authors = group_codes(data.book_authors, data.n_books)
-    sizes = np.bincount(authors[authors >= 0], minlength=1)
-    has_author = (authors[queries] >= 0) & (sizes[np.maximum(authors[queries], 0)] >= 2)
-    recall = None
-    if has_author.any():
-        q, nb = queries[has_author], neighbours[has_author]
-        recall = float(((authors[nb] == authors[q][:, None]).sum(axis=1) / (sizes[authors[q]] - 1)).mean())
+    out: dict[str, float | None] = {}
+    for metric, labels in (("author_recall@10", data.book_authors), ("series_recall@10", data.book_series)):
+        codes = group_codes(labels, data.n_books)
+        sizes = np.bincount(codes[codes >= 0], minlength=1)
+        grouped = (codes[queries] >= 0) & (sizes[np.maximum(codes[queries], 0)] >= 2)
+        out[metric] = None
+        if grouped.any():
+            q, nb = queries[grouped], neighbours[grouped]
+            out[metric] = float(((codes[nb] == codes[q][:, None]).sum(axis=1) / (sizes[codes[q]] - 1)).mean())
     genres = data.book_genres
     with_genre = [i for i, q in enumerate(queries) if genres[q]]
-    precision = None
+    out["genre_precision@10"] = None
     if with_genre:
-        precision = float(np.mean([[bool(genres[queries[i]] & genres[n]) for n in neighbours[i]] for i in with_genre]))
-    return {"author_recall@10": recall, "genre_precision@10": precision}
+        out["genre_precision@10"] = float(
+            np.mean([[n >= 0 and bool(genres[queries[i]] & genres[n]) for n in neighbours[i]] for i in with_genre])
+        )
+    return out
+
+
+def served_nearest(blend, query_rows: np.ndarray, to_full: np.ndarray) -> np.ndarray:
+    """Blend.nearest (what `similar` serves) of each query row, as rows of the full data (-1 pads a short answer)."""
+    out = np.full((len(query_rows), K), -1, dtype=np.int64)
+    for i, row in enumerate(query_rows):
+        found = [to_full[r] for r, _ in blend.nearest(int(row), K)]
+        out[i, : len(found)] = found
+    return out
 
 
 def quality(source: str, quick: bool, seed: int = 1) -> dict:
     from sklearn.metrics import roc_auc_score
 
+    from embeddings.book_groups import BookGroups
+    from embeddings.book_space import StackedRows
     from embeddings.dataset import build_training_data, frames_from_records
     from embeddings.evaluation import TfidfScorer
     from embeddings.fold_in import FoldInModel
+    from embeddings.hybrid import Blend, tfidf_matrix
     from embeddings.params import TrainParams
     from embeddings.training import train
 
@@ -120,34 +147,99 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
     base_rows = np.searchsorted(full.book_ids, reduced.book_ids)
     vectors[base_rows], valid[base_rows] = reduced_model.book_vectors, True
     fold_seconds, unknown, without = [], 0, 0
+    folded_rows, folded_links = [], []
+    full_counts = np.bincount(train_pairs[:, 1], minlength=full.n_links)
+    lost = {"links": 0, "shared": 0, "author_links": 0}  # links of hidden books the reduced version lacks
     for row in hidden_rows:
-        own = full.link_ids[train_pairs[train_pairs[:, 0] == row, 1]]
-        result = model.fold(own, int(full.book_ids[row]))
+        own_rows = train_pairs[train_pairs[:, 0] == row, 1]
+        result = model.fold(full.link_ids[own_rows], int(full.book_ids[row]))
         fold_seconds.append(result.seconds)
         unknown += len(result.unknown_link_ids)
+        missing = own_rows[~np.isin(full.link_ids[own_rows], reduced.link_ids)]
+        lost["links"] += len(missing)
+        lost["shared"] += int((full_counts[missing] >= 2).sum())  # another book uses it: evidence fold-in loses
+        lost["author_links"] += _author_links(full, train_pairs, row, missing)
         if result.vector is None:
             without += 1
             continue
         vectors[row], valid[row] = result.vector, True
+        folded_rows.append(row)
+        folded_links.append(result.link_rows)
 
     queries = hidden_rows[valid[hidden_rows]]
+    # Diagnostic: the same books folded into the full model's frozen links (every link of theirs known, the other
+    # books trained with them): what is left of the gap is the fold-in itself, the rest is the reduced version's.
+    full_data = full.with_pairs(train_pairs)
+    full_fold = FoldInModel(
+        full.link_ids,
+        full_model.link_vectors,
+        np.bincount(train_pairs[:, 1], minlength=full.n_links),
+        full_model.output_layer,
+        {**params.resolved(full_data.n_pairs).to_dict(), **full_data.summary()},
+    )
+    into_full = np.array(full_model.book_vectors, dtype=np.float32)
+    for row in queries:
+        into_full[row] = full_fold.fold(full.link_ids[train_pairs[train_pairs[:, 0] == row, 1]], int(row)).vector
     tfidf = TfidfScorer(train_pairs, full.n_books, full.n_links)
     tfidf_vectors = tfidf.tfidf
-    methods = {
+    embedding = {
         "folded in": book_scores(nearest(vectors, queries, valid), queries, full),
         "full training": book_scores(nearest(full_model.book_vectors, queries, valid), queries, full),
     }
+    diagnostic = book_scores(nearest(into_full, queries, valid), queries, full)
     tfidf_scores = np.asarray((tfidf_vectors[queries] @ tfidf_vectors.T).todense())
     tfidf_scores[:, ~valid] = -np.inf
     tfidf_scores[np.arange(len(queries)), queries] = -np.inf
-    methods["TF-IDF of the links"] = book_scores(np.argsort(-tfidf_scores, axis=1)[:, :K], queries, full)
+    embedding["TF-IDF of the links"] = book_scores(np.argsort(-tfidf_scores, axis=1)[:, :K], queries, full)
+
+    # Served: Blend.nearest as `similar` serves it. Folded in: the reduced version's blend (its TF-IDF, its books'
+    # groups) with the hidden books put in through with_overlay, exactly as a web process serves an overlay, their
+    # author and series as fold_books stores them. Full training: the blend evaluate() scores as "served", on the
+    # same candidate books (rows without a vector in the folded-in world are no candidates).
+    n_reduced = reduced.n_books
+    folded_rows = np.asarray(folded_rows, dtype=np.int64)
+    base_blend = Blend(
+        reduced_model.book_vectors,
+        tfidf_matrix(reduced.pairs, n_reduced, reduced.n_links),
+        groups=BookGroups.from_labels(reduced.book_authors, reduced.book_series, n_reduced),
+    )
+    indptr = np.concatenate([[0], np.cumsum([len(x) for x in folded_links])]).astype(np.int64)
+    served_folded = base_blend.with_overlay(
+        StackedRows(reduced_model.book_vectors, vectors[folded_rows]),
+        indptr,
+        np.concatenate(folded_links).astype(np.int32),
+        np.zeros(0, dtype=np.int64),
+        [str(a) for a in full.book_authors[folded_rows]],
+        [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None,
+    )
+    to_full = np.concatenate([base_rows, folded_rows])
+    overlay_row = {int(r): n_reduced + i for i, r in enumerate(folded_rows)}
+    query_rows = np.array([overlay_row[int(q)] for q in queries], dtype=np.int64)
+    groups = BookGroups.from_labels(full.book_authors, full.book_series, full.n_books)
+    full_tfidf = tfidf_matrix(train_pairs, full.n_books, full.n_links)
+    served_full = Blend(full_model.book_vectors, full_tfidf, groups=groups)
+    served_full.hidden = np.flatnonzero(~valid)
+    # The baseline with the same explicit terms: TF-IDF cosine plus the series and author weights (no embedding).
+    flat = np.full((full.n_books, 1), 1.0, dtype=np.float32)
+    tfidf_groups = Blend(flat, full_tfidf, tfidf_weight=1.0, groups=groups)
+    tfidf_groups.hidden = served_full.hidden
+    identity = np.arange(full.n_books)
+    served = {
+        "folded in": book_scores(served_nearest(served_folded, query_rows, to_full), queries, full),
+        "full training": book_scores(served_nearest(served_full, queries, identity), queries, full),
+        "TF-IDF + series/author": book_scores(served_nearest(tfidf_groups, queries, identity), queries, full),
+    }
+
+    rare_columns = served_with_rare_links(
+        reduced, kept, full, train_pairs, folded_rows, vectors, query_rows, to_full, base_blend.groups
+    )
+    rare_scores = book_scores(rare_columns, queries, full)
 
     # held-out link AUC, on links both vocabularies know
     reduced_row = {int(i): r for r, i in enumerate(reduced.link_ids)}
     held_pairs = full.pairs[held]
     held_pairs = held_pairs[valid[held_pairs[:, 0]] & np.isin(full.link_ids[held_pairs[:, 1]], reduced.link_ids)]
     shared = np.flatnonzero(np.isin(full.link_ids, reduced.link_ids))
-    has = {(int(b), int(j)) for b, j in full.pairs}
     draw_books = np.repeat(held_pairs[:, 0], 10)
     draw_links = rng.choice(shared, size=len(draw_books))
     has = set(map(int, full.pairs[:, 0].astype(np.int64) * full.n_links + full.pairs[:, 1]))
@@ -156,15 +248,10 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
     scored = np.concatenate([held_pairs, negatives]).astype(np.int64)
     labels = np.concatenate([np.ones(len(held_pairs)), np.zeros(len(negatives))])
     rows_reduced = np.array([reduced_row[int(full.link_ids[j])] for j in scored[:, 1]])
-    # Scored by the model's output, kernel * cos + bias (monotone in it): a training may end with a negative kernel,
-    # where linked pairs have the lower cosines (measured: -5.5 on the sample with seed 1), so raw cosine would rank
-    # them upside down.
-    folded_sign = np.sign(reduced_model.output_layer.get("kernel", 1.0))
-    full_sign = np.sign(full_model.output_layer.get("kernel", 1.0))
-    folded_scores = folded_sign * np.einsum("ij,ij->i", vectors[scored[:, 0]], reduced_model.link_vectors[rows_reduced])
-    full_scores = full_sign * np.einsum(
-        "ij,ij->i", full_model.book_vectors[scored[:, 0]], full_model.link_vectors[scored[:, 1]]
-    )
+    # Scored by cosine, which the model's output sigmoid(kernel * cos + bias) ranks alike: training keeps the kernel
+    # non-negative (embeddings/keras_model.py); both output layers are printed.
+    folded_scores = np.einsum("ij,ij->i", vectors[scored[:, 0]], reduced_model.link_vectors[rows_reduced])
+    full_scores = np.einsum("ij,ij->i", full_model.book_vectors[scored[:, 0]], full_model.link_vectors[scored[:, 1]])
     books_scored = np.unique(scored[:, 0])
     tfidf_links = tfidf.link_scores(books_scored)
     tfidf_auc_scores = tfidf_links[np.searchsorted(books_scored, scored[:, 0]), scored[:, 1]]
@@ -173,7 +260,7 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         ("full training", full_scores),
         ("TF-IDF of the links", tfidf_auc_scores),
     ):
-        methods[name]["link_auc"] = float(roc_auc_score(labels, values)) if len(held_pairs) else None
+        embedding[name]["link_auc"] = float(roc_auc_score(labels, values)) if len(held_pairs) else None
     return {
         "source": source,
         "books": full.n_books,
@@ -181,39 +268,104 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         "queries": len(queries),
         "without_vector": without,
         "unknown_links": unknown,
+        "lost": lost,
         "held_out_pairs": len(held_pairs),
         "train_seconds": (full_seconds, reduced_seconds),
         "fold_ms_median": 1000 * statistics.median(fold_seconds),
-        "output_layer": reduced_model.output_layer,
-        "methods": methods,
+        "output_layers": {"reduced": reduced_model.output_layer, "full": full_model.output_layer},
+        "tables": {"embedding (cosine)": embedding, "served (Blend.nearest, as `similar`)": served},
+        "folded_into_full": diagnostic,
+        "served_with_rare_links": rare_scores,
     }
 
 
+def served_with_rare_links(
+    reduced, kept, full, train_pairs, folded_rows, vectors, query_rows, to_full, groups
+) -> np.ndarray:
+    """Diagnostic: the served answers of the folded books had the reduced version kept the links it drops as rare
+    (under min_link_count) as TF-IDF columns, for its books and theirs; no vectors for them (training has none)."""
+    from embeddings.book_space import StackedRows
+    from embeddings.hybrid import Blend, tfidf_matrix
+
+    used = kept[kept["book_id"].isin(reduced.book_ids)][["book_id", "link_id"]].drop_duplicates()
+    pairs = used.to_numpy(dtype=np.int64)
+    vocabulary = np.concatenate([reduced.link_ids, np.setdiff1d(np.unique(pairs[:, 1]), reduced.link_ids)])
+    column = {int(link): j for j, link in enumerate(vocabulary)}
+    coded = np.stack([np.searchsorted(reduced.book_ids, pairs[:, 0]), [column[int(x)] for x in pairs[:, 1]]], axis=1)
+    reduced_vectors = vectors[np.searchsorted(full.book_ids, reduced.book_ids)]  # the reduced model's rows
+    blend = Blend(reduced_vectors, tfidf_matrix(coded, reduced.n_books, len(vocabulary)), groups=groups)
+    links = []
+    for row in folded_rows:
+        own = full.link_ids[train_pairs[train_pairs[:, 0] == row, 1]]
+        links.append(np.sort(np.array([column[int(x)] for x in own if int(x) in column], dtype=np.int32)))
+    indptr = np.concatenate([[0], np.cumsum([len(x) for x in links])]).astype(np.int64)
+    served = blend.with_overlay(
+        StackedRows(reduced_vectors, vectors[folded_rows]),
+        indptr,
+        np.concatenate(links).astype(np.int32),
+        np.zeros(0, dtype=np.int64),
+        [str(a) for a in full.book_authors[folded_rows]],
+        [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None,
+    )
+    return served_nearest(served, query_rows, to_full)
+
+
+def _author_links(full, train_pairs: np.ndarray, row: int, missing: np.ndarray) -> int:
+    """How many of `missing` links the hidden book shares with another book by its author."""
+    from embeddings.evaluation import group_codes
+
+    codes = group_codes(full.book_authors, full.n_books)
+    if codes[row] < 0 or not len(missing):
+        return 0
+    mates = np.flatnonzero(codes == codes[row])
+    mates = mates[mates != row]
+    used = train_pairs[np.isin(train_pairs[:, 0], mates) & np.isin(train_pairs[:, 1], missing), 1]
+    return int(np.unique(used).size)
+
+
 def print_quality(result: dict) -> list[tuple[str, bool]]:
-    methods = result["methods"]
+    lost = result["lost"]
     print(
         f"\n{result['source']}: {result['books']:,} books, {result['hidden']} hidden ({result['queries']} folded in,"
         f" {result['without_vector']} without a known link), {result['unknown_links']} of their links unknown to the "
-        f"reduced version, {result['held_out_pairs']} held-out pairs scored; training {result['train_seconds'][0]:.0f}"
+        f"reduced version ({lost['shared']} of them used by another book, {lost['author_links']} by a book of the same"
+        f" author), {result['held_out_pairs']} held-out pairs scored; training {result['train_seconds'][0]:.0f}"
         f" s full, {result['train_seconds'][1]:.0f} s reduced; fold-in median {result['fold_ms_median']:.1f} ms a book;"
-        f" output layer {result['output_layer']}"
+        f" output layers {result['output_layers']}"
     )
-    print(f"{'metric':<20}" + "".join(f"{name:>22}" for name in methods) + "   folded / full")
+
+    def listed(scores: dict) -> str:
+        return ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in scores.items())
+
+    print(
+        f"diagnostic, embedding: the same books folded into the full model's links instead: "
+        f"{listed(result['folded_into_full'])}"
+    )
+    print(
+        f"diagnostic, served: had the reduced version kept its rare links as TF-IDF columns: "
+        f"{listed(result['served_with_rare_links'])}"
+    )
     checks = []
-    for metric in ("author_recall@10", "genre_precision@10", "link_auc"):
-        values = [methods[name].get(metric) for name in methods]
-        cells = "".join(f"{'n/a' if v is None else f'{v:.3f}':>22}" for v in values)
-        folded, full, tfidf = values
-        if folded is None or full is None:
-            print(f"{metric:<20}{cells}   n/a (not computable on {result['source']})")
-            continue
-        ratio = folded / full if full else float("nan")
-        print(f"{metric:<20}{cells}   {ratio:.3f}")
-        checks.append((f"{result['source']} {metric}: folded >= 95% of full training ({ratio:.3f})", ratio >= 0.95))
-        if tfidf is not None:
-            checks.append(
-                (f"{result['source']} {metric}: folded > TF-IDF ({folded:.3f} vs {tfidf:.3f})", folded > tfidf)
-            )
+    for title, methods in result["tables"].items():
+        print(f"\n{title}")
+        print(f"{'metric':<20}" + "".join(f"{name:>24}" for name in methods) + "   folded / full")
+        short = title.split(" ")[0]
+        for metric in ("author_recall@10", "series_recall@10", "genre_precision@10", "link_auc"):
+            values = [methods[name].get(metric) for name in methods]
+            if all(v is None for v in values):
+                continue
+            cells = "".join(f"{'n/a' if v is None else f'{v:.3f}':>24}" for v in values)
+            folded, full, baseline = values
+            if folded is None or full is None:
+                print(f"{metric:<20}{cells}   n/a (not computable on {result['source']})")
+                continue
+            ratio = folded / full if full else float("nan")
+            print(f"{metric:<20}{cells}   {ratio:.3f}")
+            name = f"{result['source']} {short} {metric}"
+            checks.append((f"{name}: folded >= 95% of full training ({ratio:.3f})", ratio >= 0.95))
+            if baseline is not None:
+                base = list(methods)[2]
+                checks.append((f"{name}: folded > {base} ({folded:.3f} vs {baseline:.3f})", folded > baseline))
     return checks
 
 

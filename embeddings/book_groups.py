@@ -4,13 +4,17 @@ The served `similar` ranking (embeddings/hybrid.py) puts books of the query's se
 its candidates: readers expect the next volume and the same author's other books among "books like this one", and
 the link graph only implies them (a series' volumes often share few links with each other). Codes are written per
 version (`book_groups.npz`, from the catalogue the version was trained on) so that web processes, the similar
-table and evaluation rank with the same groups. Only numpy: web processes import this module.
+table and evaluation rank with the same groups. Books folded in later carry their own author and series in the
+overlay (embeddings/overlay.py); `extended` appends them as rows past the version's, so a folded book gets its
+series and author first and a trained book's answer can hold a folded sibling. Only numpy: web processes import
+this module.
 
     book_groups.npz
       author_codes, series_codes   int32 (n_books,), -1: none
       author_names, series_names   str, the code's normalised name (codes index them)
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +66,7 @@ class _Members:
         return self.order[self.starts[code] : self.starts[code + 1]]
 
     def same(self, row: int, rows: np.ndarray) -> np.ndarray:
-        """Which of `rows` share `row`'s code (rows past the version's, folded-in books, never do)."""
+        """Which of `rows` share `row`'s code (rows past those coded share nothing)."""
         if row >= len(self.codes) or self.codes[row] < 0:
             return np.zeros(len(rows), dtype=bool)
         inside = rows < len(self.codes)
@@ -106,7 +110,24 @@ class BookGroups:
         with np.load(path, allow_pickle=False) as files:
             return cls(files["author_codes"], files["series_codes"], files["author_names"], files["series_names"])
 
+    def extended(self, authors: Sequence[str], series: Sequence[str]) -> "BookGroups":
+        """These groups over the version's rows followed by one row per label (folded-in books, labels normalised as
+        from_labels' are): a name the version knows joins its group, a new name is a new group."""
+        author_codes, author_names = _extend(self.author_codes, self.author_names, authors, NO_AUTHOR)
+        series_codes, series_names = _extend(self.series_codes, self.series_names, series, frozenset())
+        return BookGroups(author_codes, series_codes, author_names, series_names)
+
     def members(self, row: int) -> np.ndarray:
         """The other books of `row`'s series and by its author (rows of the version)."""
         rows = np.union1d(self.series.of(row), self.authors.of(row))
         return rows[rows != row]
+
+
+def _extend(codes: np.ndarray, names: np.ndarray, labels: Sequence[str], ignore: frozenset[str]) -> tuple:
+    code_of = {str(name): code for code, name in enumerate(names)}
+    labels = [str(label) for label in labels]
+    new = sorted({label for label in labels if label and label not in ignore and label not in code_of})
+    code_of.update({name: len(names) + i for i, name in enumerate(new)})
+    extra = np.array([code_of[label] if label and label not in ignore else -1 for label in labels], dtype=np.int32)
+    all_names = np.concatenate([np.asarray(names, dtype=str), np.array(new, dtype=str)]) if new else names
+    return np.concatenate([codes, extra]).astype(np.int32), all_names

@@ -47,6 +47,11 @@ def default_min_link_count(n_books: int) -> int:
     return int(np.clip(np.ceil(n_books / 10_000), 2, 4))
 
 
+def normalise_series(text: object) -> str:
+    """Book.series is stored normalised (catalogue/series.py); this only guards case and spaces. '' when none."""
+    return text.strip().lower() if isinstance(text, str) else ""
+
+
 @dataclass
 class TrainingData:
     book_ids: np.ndarray  # int64 catalogue ids; row i of the book vectors is book_ids[i]
@@ -116,7 +121,7 @@ def build_training_data(books: pd.DataFrame, pairs: pd.DataFrame, min_link_count
     authors = np.array([normalise_author(a) for a in info.get("author", pd.Series(index=info.index))], dtype=object)
     series = None
     if "series" in info:
-        series = np.array([s.strip().lower() if isinstance(s, str) else "" for s in info["series"]], dtype=object)
+        series = np.array([normalise_series(s) for s in info["series"]], dtype=object)
     return TrainingData(
         book_ids=book_ids.astype(np.int64),
         link_ids=link_ids.astype(np.int64),

@@ -2,8 +2,10 @@
 
 The catalogue reaches this module as plain data, as it reaches training: settings.FOLD_IN_LINKS_LOADER names a
 function (book ids) -> {book id: [link ids]} holding every asked book that still exists (recommender.catalogue.
-frames.load_book_links), so embeddings never imports the web apps. Each book's state is a FoldIn row (pages read
-it: pending, folded, why not); its vector goes to the version's overlay (embeddings/overlay.py).
+frames.load_book_links), and FOLD_IN_LABELS_LOADER one giving their (author, series), kept in the overlay normalised
+as training normalises them (the served ranking's series and author terms), so embeddings never imports the web
+apps. Each book's state is a FoldIn row (pages read it: pending, folded, why not); its vector goes to the version's
+overlay (embeddings/overlay.py).
 """
 
 import logging
@@ -20,6 +22,7 @@ from django.utils.module_loading import import_string
 
 from embeddings import overlay, versions
 from embeddings.chunking import chunks
+from embeddings.dataset import normalise_author, normalise_series
 from embeddings.fold_in import FoldInModel, FoldInUnavailable
 from embeddings.models import FoldIn, FoldInStatus
 
@@ -94,6 +97,7 @@ def fold_books(book_ids: Iterable[int]) -> list[FoldIn]:
         raise FoldInUnavailable(f"no model version is active: train one first ({'python manage.py train --wait'})")
     model = fold_in_model(versions.version_path(root, version_id))
     links = import_string(settings.FOLD_IN_LINKS_LOADER)(ids)
+    labels = import_string(settings.FOLD_IN_LABELS_LOADER)([i for i in ids if i in links])
     folded: dict[int, tuple] = {}
     removed: set[int] = set()
     states: dict[int, dict] = {}
@@ -117,6 +121,8 @@ def fold_books(book_ids: Iterable[int]) -> list[FoldIn]:
             continue
         seconds = time.perf_counter() - started
         info = {"unknown_links": unknown, "n_links": len(rows), "folded_at": now.isoformat(), "loss": result.loss}
+        author, series = labels.get(book_id, ("", ""))
+        info |= {"author": normalise_author(author), "series": normalise_series(series)}  # as training codes them
         folded[book_id] = (result.vector, result.link_rows, info)
         states[book_id] = {**state, "status": FoldInStatus.FOLDED, "seconds": seconds}
     overlay.change(root, version_id, model.dim, folded, removed)

@@ -15,6 +15,8 @@ Then the explicit groups of embeddings/book_groups.py: the books of q's series a
 too, and SERIES_WEIGHT (same series) and AUTHOR_WEIGHT (same author) are added to their score, so the series comes
 first, then the author's other books in their blended order, unless a stranger's blend beats theirs by more than the
 author weight. The reported score is the total over its maximum (1 + both weights): it stays within [0, 1].
+Folded-in books (with_overlay) carry their own author and series, so they get these terms and count as a trained
+book's series or author mates like any other.
 
 The TF-IDF matrix is a per-version artifact (`book_tfidf.npz`, written by the worker from the same pairs the
 vectors were trained on), so web processes need numpy and scipy only. The same `Blend.nearest` is what
@@ -22,6 +24,7 @@ evaluation scores as "served" (embeddings/evaluation.py) and what LoadedVersion.
 """
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -89,16 +92,25 @@ class Blend:
         return (np.log((1.0 + self.tfidf.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
 
     def with_overlay(
-        self, vectors: object, link_indptr: np.ndarray, link_rows: np.ndarray, hidden: np.ndarray
+        self,
+        vectors: object,
+        link_indptr: np.ndarray,
+        link_rows: np.ndarray,
+        hidden: np.ndarray,
+        authors: Sequence[str] | None = None,
+        series: Sequence[str] | None = None,
     ) -> "Blend":
         """This blend over the version's books plus folded ones (vectors: embeddings.book_space.StackedRows).
 
         A folded book's TF-IDF row is its known links weighted by the version's idf; the version's matrix, shared
-        with this blend, is not copied."""
+        with this blend, is not copied. Its author and series (normalised; '' unknown) join the version's groups,
+        so folded books get the same series and author terms as trained ones."""
         blend = copy.copy(self)
+        m = len(link_indptr) - 1
+        if self.groups is not None:
+            blend.groups = self.groups.extended(authors or [""] * m, series or [""] * m)
         blend.vectors = vectors
         weights = self.idf()[link_rows]
-        m = len(link_indptr) - 1
         extra = sp.csr_matrix((weights, link_rows, link_indptr), shape=(m, self.tfidf.shape[1]), dtype=np.float32)
         norms = np.sqrt(np.asarray(extra.multiply(extra).sum(axis=1)).ravel())
         blend.extra_tfidf = (sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ extra).tocsr()

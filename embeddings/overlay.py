@@ -9,6 +9,8 @@ overlay.npz holds
     link_indptr   int64 (m + 1,)     CSR-style: book i's known links are link_rows[link_indptr[i]:link_indptr[i+1]]
     link_rows     int32              rows of the version's link table (the served blend's TF-IDF row of the book)
     info          str (JSON)         {"generation": n, "version": id, "books": {"<id>": {unknown_links, ...}}}
+                                     each book's info holds its normalised "author" and "series" (the served
+                                     ranking's groups, embeddings/book_groups.py)
 A book of the version whose links were edited is folded again and shadows its trained row. Web processes stat the
 file as they stat active.json and reload it when it changed (embeddings/serving.py); readers never take the lock
 and always see a whole file. Only the standard library and numpy: web processes import this module.
@@ -59,7 +61,7 @@ class Overlay:
     vectors: np.ndarray | None = None
     link_indptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     link_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    books: dict[int, dict] = field(default_factory=dict)  # per book: unknown_links, n_links, folded_at, ...
+    books: dict[int, dict] = field(default_factory=dict)  # per book: unknown_links, n_links, author, series, ...
     generation: int = 0
 
     def __post_init__(self) -> None:
@@ -80,6 +82,12 @@ class Overlay:
 
     def links_of(self, row: int) -> np.ndarray:
         return self.link_rows[self.link_indptr[row] : self.link_indptr[row + 1]]
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        """Each folded book's author and series, normalised as training's (embeddings/dataset.py), in row order;
+        '' when unknown (and for books folded before labels were kept: the blend alone ranks them)."""
+        infos = [self.books.get(int(i), {}) for i in self.book_ids]
+        return [str(x.get("author", "")) for x in infos], [str(x.get("series", "")) for x in infos]
 
     @classmethod
     def read(cls, root: Path, version_id: str, dim: int) -> "Overlay":

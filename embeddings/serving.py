@@ -85,7 +85,10 @@ class LoadedVersion:
         space = BookSpace(self.books, folded)
         blend = self.base_blend
         if blend is not None and len(folded):
-            blend = blend.with_overlay(space.vectors, folded.link_indptr, folded.link_rows, space.hidden)
+            authors, series = folded.labels()
+            blend = blend.with_overlay(
+                space.vectors, folded.link_indptr, folded.link_rows, space.hidden, authors, series
+            )
         return replace(self, space=space, blend=blend)
 
     @property

@@ -74,6 +74,8 @@ ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", VAR_DIR / "artifacts"))
 TRAINING_FRAMES_LOADER = "recommender.catalogue.frames.load_frames"
 # What fold-in reads a few books' links through: (book ids) -> {book id: [link ids]} of the books that exist.
 FOLD_IN_LINKS_LOADER = "recommender.catalogue.frames.load_book_links"
+# ... and their author and series, which give folded books the served ranking's groups: (ids) -> {id: (a, s)}.
+FOLD_IN_LABELS_LOADER = "recommender.catalogue.frames.load_book_labels"
 # The map (embeddings/projection.py): numba's JIT cache, so UMAP compiles once per machine, and UMAP's settings.
 NUMBA_CACHE_DIR = Path(os.environ.get("NUMBA_CACHE_DIR", VAR_DIR / "numba"))
 MAP_N_NEIGHBORS = int(os.environ.get("MAP_N_NEIGHBORS", "15"))

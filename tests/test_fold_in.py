@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from embeddings import folding, integrity, overlay, versions
+from embeddings.book_groups import BookGroups
 from embeddings.dataset import TrainingData, build_training_data
 from embeddings.fold_in import OUTPUT_LAYER_FILE, FoldInModel
 from embeddings.hybrid import save_tfidf
@@ -23,9 +24,11 @@ from recommender.fold_ins import queue_books
 from tests.helpers import ROOT, clustered_data, test_database_url, wait_for
 
 
-def publish_version(root: Path, data: TrainingData, version_id: str, dim: int = 16, seed: int = 0) -> Path:
+def publish_version(
+    root: Path, data: TrainingData, version_id: str, dim: int = 16, seed: int = 0, groups: bool = False
+) -> Path:
     """A version as training would publish it, without TensorFlow: random link vectors, each book at the mean of
-    its links, an output layer that separates them. Activated."""
+    its links, an output layer that separates them, with its books' series and authors when `groups`. Activated."""
     rng = np.random.default_rng(seed)
     links = normalise_rows(rng.normal(size=(data.n_links, dim)))
     books = np.zeros((data.n_books, dim), dtype=np.float32)
@@ -36,6 +39,8 @@ def publish_version(root: Path, data: TrainingData, version_id: str, dim: int = 
     np.save(staging / "book_ids.npy", data.book_ids)
     np.save(staging / "link_ids.npy", data.link_ids)
     save_tfidf(staging, data.pairs, data.n_books, data.n_links)
+    if groups:
+        BookGroups.from_labels(data.book_authors, data.book_series, data.n_books).save(staging)
     params = {"negative_ratio": 3.0, "negative_sampling": "popularity", "popularity_power": 0.25}
     params |= {"positive_sampling": "power", "positive_power": 0.25, "seed": 1, "mode": "classification"}
     versions.write_json(staging / "params.json", {**params, **data.summary()})
@@ -50,9 +55,11 @@ def links_of(data: TrainingData, row: int) -> list[int]:
     return [int(data.link_ids[j]) for j in data.pairs[data.pairs[:, 0] == row, 1]]
 
 
-def fold_into(root: Path, version_id: str, model: FoldInModel, book_id: int, link_ids: list[int]) -> None:
+def fold_into(
+    root: Path, version_id: str, model: FoldInModel, book_id: int, link_ids: list[int], info: dict | None = None
+) -> None:
     result = model.fold(link_ids, book_id)
-    overlay.change(root, version_id, model.dim, {book_id: (result.vector, result.link_rows, {})}, set())
+    overlay.change(root, version_id, model.dim, {book_id: (result.vector, result.link_rows, info or {})}, set())
 
 
 # --- the optimiser and the overlay, on synthetic data --------------------------------------------------------
@@ -130,6 +137,45 @@ def test_overlay_is_served_with_the_version_and_never_changes_its_files(tmp_path
     assert (tmp_path / "overlays" / "v1" / "overlay.npz").is_file()
     after = {p.name: (p.stat().st_mtime_ns, integrity.sha256_of(p)) for p in folder.iterdir()}
     assert after == before and integrity.problems(folder, versions.REQUIRED_FILES) == []
+
+
+def test_folded_books_get_the_series_and_author_terms_of_trained_books(tmp_path):
+    data = clustered_data()  # rows 0..19: author "a", series s0..s3 of five books each (ids 100..119)
+    folder = publish_version(tmp_path, data, "v1", groups=True)
+    model = FoldInModel.open(folder)
+    served = ActiveModel(tmp_path, check_interval=0)
+    fold_into(tmp_path, "v1", model, 5000, links_of(data, 12), {"author": "a", "series": "s1"})  # links of s2's
+    version = served.require()
+    groups, row = version.blend.groups, version.space.row_of_id(5000)
+    assert groups is not None and len(groups.series_codes) == data.n_books + 1
+    # its series first (ids 105..109), although its links are another series' book's
+    assert set(dict(version.similar_books(5000, 5))) == {105, 106, 107, 108, 109}
+    assert set(groups.members(row).tolist()) == set(range(20))  # its author's books are candidates, with its term
+    # a trained book of that series is answered its folded sibling with the others, ahead of every stranger
+    assert set(dict(version.similar_books(107, 5))) == {105, 106, 108, 109, 5000}
+
+    # a series the version never saw: folded books of it find each other; a placeholder author groups nobody
+    fold_into(tmp_path, "v1", model, 5001, links_of(data, 3), {"author": "various", "series": "new saga"})
+    fold_into(tmp_path, "v1", model, 5002, links_of(data, 17), {"author": "various", "series": "new saga"})
+    version = served.require()
+    assert version.similar_books(5001, 1)[0][0] == 5002 and version.similar_books(5002, 1)[0][0] == 5001
+    groups = version.blend.groups
+    assert groups.members(version.space.row_of_id(5001)).tolist() == [version.space.row_of_id(5002)]
+    assert all(0.0 <= score <= 1.0 for _, score in version.similar_books(5001, 10))
+    # a book folded before labels were kept (none in its info) is ranked by the blend alone
+    fold_into(tmp_path, "v1", model, 5003, links_of(data, 30))
+    version = served.require()
+    assert version.blend.groups.members(version.space.row_of_id(5003)).size == 0
+    assert set(dict(version.similar_books(5003, 5))) <= set(range(120, 140))
+
+
+def test_folded_books_of_a_version_without_groups_are_ranked_by_the_blend(tmp_path):
+    data = clustered_data()
+    model = FoldInModel.open(publish_version(tmp_path, data, "v1"))  # from before book_groups.npz
+    fold_into(tmp_path, "v1", model, 5000, links_of(data, 30), {"author": "a", "series": "s1"})
+    version = ActiveModel(tmp_path, check_interval=0).require()
+    assert version.blend.groups is None
+    assert set(dict(version.similar_books(5000, 5))) <= {*range(120, 140)}
 
 
 # --- the catalogue: admin save path, import, API, pages ------------------------------------------------------
@@ -211,6 +257,28 @@ def _staff_client() -> Client:
     client = Client()
     client.force_login(User.objects.create_user("staff", is_staff=True))
     return client
+
+
+@pytest.mark.django_db
+def test_fold_books_keeps_author_and_series_as_training_codes_them(artifacts_dir):
+    catalogue_version(artifacts_dir)
+    saga = list(Book.objects.order_by("id")[:5])  # a series of the first group, in a version trained with it
+    Book.objects.filter(pk__in=[b.pk for b in saga]).update(series="saga")
+    trained = build_training_data(*load_frames(), min_link_count=1)
+    publish_version(artifacts_dir, trained, "v2", groups=True)
+    # added in the admin: no series derived yet, but its title names it; the author written loosely
+    book = add_book("Saga Six (Saga, #6)", list(Link.objects.order_by("id")[5:13]))
+    Book.objects.filter(pk=book.pk).update(author="  Ann   LEE ")
+    old = add_book("Stored series", list(Link.objects.order_by("id")[3:11]))
+    Book.objects.filter(pk=old.pk).update(series="Saga", author="various")
+    folding.fold_books([book.pk, old.pk])
+    folded = overlay.Overlay.read(artifacts_dir, "v2", 16)
+    assert folded.labels() == (["ann lee", "various"], ["saga", "saga"])
+    version = ActiveModel(artifacts_dir, 0).require()
+    siblings = {b.pk for b in saga}
+    assert set(dict(version.similar_books(book.pk, 6))) == siblings | {old.pk}
+    # a trained book's answer holds its folded siblings, ahead of the other books of its links
+    assert set(dict(version.similar_books(saga[0].pk, 6))) == (siblings - {saga[0].pk}) | {book.pk, old.pk}
 
 
 @pytest.mark.django_db

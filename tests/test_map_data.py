@@ -14,8 +14,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.template.defaultfilters import floatformat
 
-from embeddings import mapping, projection, versions
+from embeddings import mapping, overlay, projection, versions
 from embeddings.models import PHASE_SHARES, ModelVersion, TrainingRun
+from embeddings.search import normalise_rows
 from recommender.catalogue.models import Book, Link
 from recommender.map import map_data
 
@@ -160,6 +161,62 @@ def test_map_data_view_sends_precompressed_json_cached_per_version(client, train
     assert mixed.status_code == 200
     links = client.get("/map/data/links-names.json")
     assert links.status_code == 200 and links["Cache-Control"] == "public, max-age=10"
+
+
+def test_place_folded_takes_the_mean_position_of_the_nearest_trained_books():
+    rng = np.random.default_rng(0)
+    vectors = normalise_rows(rng.normal(size=(30, 4)).astype(np.float32))
+    coords = rng.normal(size=(30, 2)).astype(np.float32)
+    query = normalise_rows(vectors[[0]] + 0.1)
+    placed = map_data.place_folded(vectors, coords, query, np.array([0]))  # row 0 shadowed: never a neighbour
+    nearest = [r for r in np.argsort(-(vectors @ query[0]), kind="stable") if r != 0][: map_data.PLACED_NEIGHBOURS]
+    assert np.allclose(placed[0], coords[nearest].mean(axis=0))
+    assert map_data.place_folded(vectors[:0], coords[:0], query, np.zeros(0, dtype=np.int64)).shape == (1, 2)
+
+
+def test_folded_books_are_on_the_map_near_their_neighbours_and_renew_its_data(client, trained, settings):
+    folder, version_id = trained.path, trained.version_id
+    vectors, ids = np.load(folder / "book_vectors.npy"), np.load(folder / "book_ids.npy")
+    coords = np.load(folder / "map_books.npy")
+    before = map_data.payload("book")
+    book = Book.objects.create(title="A folded-in novel", author="x", genre="fantasy")
+    edited = int(ids[5])  # a trained book folded again after an edit of its links: drawn once, placed too
+    new_vector = normalise_rows(vectors[[10]] + vectors[[20]])[0]
+    folded = {
+        book.pk: (new_vector, np.array([0], dtype=np.int32), {}),
+        edited: (vectors[7], np.array([1], dtype=np.int32), {}),
+    }
+    overlay.change(settings.ARTIFACTS_DIR, version_id, vectors.shape[1], folded, set())
+    try:
+        data = map_data.payload("book")
+        assert data is not before and data.generation == 1 and data.etag != before.etag
+        document = json.loads(data.raw)
+        drawn = np.cumsum(decode(document["ids"]))
+        assert document["points"] == len(ids) + 1 and list(drawn).count(edited) == 1
+        rows = decode(document["folded"]["rows"])
+        assert document["folded"]["note"] == "folded in, placed near its neighbours"
+        assert sorted(drawn[rows].tolist()) == sorted([book.pk, edited])
+        row = int(rows[drawn[rows].tolist().index(book.pk)])
+        neighbours = [r for r in np.argsort(-(vectors @ new_vector)) if r != 5][: map_data.PLACED_NEIGHBOURS]
+        x0, x1, y0, y1 = document["bounds"]
+        at = (x0 + decode(document["x"])[row] / 65535 * (x1 - x0), y0 + decode(document["y"])[row] / 65535 * (y1 - y0))
+        assert np.allclose(at, coords[neighbours].mean(axis=0), atol=(x1 - x0) / 30000)
+        names = json.loads(map_data.payload("book", part="names").raw)
+        assert names["titles"][row] == "A folded-in novel" and names["points"] == document["points"]
+        assert map_data.payload("link").generation == 0  # links are not folded in
+
+        # the page names the overlay in the data's URL, cached for long; a URL naming another overlay, briefly
+        assert f"books.json?version={version_id}&amp;folded=1" in client.get("/map/").text
+        named = client.get(f"/map/data/books.json?version={version_id}&folded=1")
+        assert named["ETag"] == data.etag and "max-age=31536000" in named["Cache-Control"]
+        assert client.get(f"/map/data/books.json?version={version_id}")["Cache-Control"] == "public, max-age=10"
+
+        overlay.change(settings.ARTIFACTS_DIR, version_id, vectors.shape[1], {}, {book.pk})
+        again = map_data.payload("book")
+        assert again.generation == 2 and json.loads(again.raw)["points"] == len(ids)
+    finally:
+        shutil.rmtree(overlay.overlay_dir(settings.ARTIFACTS_DIR, version_id))
+        map_data.forget_payloads()
 
 
 def test_map_data_of_unknown_bad_or_unprojected_versions_is_a_clear_error(client, trained, settings):

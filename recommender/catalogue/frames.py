@@ -8,6 +8,7 @@ import pandas as pd
 
 from embeddings.chunking import chunks
 from recommender.catalogue.models import Book, BookLink
+from recommender.catalogue.series import named_series
 
 
 def load_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -32,4 +33,15 @@ def load_book_links(book_ids: list[int]) -> dict[int, list[int]]:
         pairs = BookLink.objects.filter(book_id__in=chunk, book__has_links=True).values_list("book_id", "link_id")
         for book_id, link_id in pairs:
             found[book_id].append(link_id)
+    return found
+
+
+def load_book_labels(book_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """{book id: (author, series)} for the asked books that exist: what load_frames gives training. A book whose
+    series refresh_series has not derived yet (added in the admin) gets the one its title or infobox names."""
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(list(book_ids), 900):
+        rows = Book.objects.filter(pk__in=chunk).values_list("id", "author", "series", "title", "infobox")
+        for book_id, author, series, title, infobox in rows:
+            found[book_id] = (author, series or named_series(title, infobox))
     return found

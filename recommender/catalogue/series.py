@@ -42,6 +42,17 @@ def series_from_title(title: str) -> str:
     return series_key(found[-1]) if found else ""
 
 
+def named_series(title: str, infobox: object) -> str:
+    """The series a book names itself (its title, else its infobox's `series`), normalised; '' when none.
+
+    What assign_series gives a book before chains are followed: the series of a book that refresh_series has not
+    seen yet (one added in the admin), so that fold-in can group it as training will."""
+    name = series_from_title(title)
+    if not name and isinstance(infobox, dict):
+        name = series_key(infobox.get("series"))
+    return name
+
+
 def _title_keys(title: str) -> set[str]:
     keys = {search_key(title).strip()}
     bare = _DISAMBIGUATION.sub("", title)
@@ -78,9 +89,7 @@ def assign_series(books: Iterable[tuple[int, str, object]]) -> dict[int, str]:
             by_title.setdefault(key, book_id)
     named: dict[int, str] = {}
     for book_id, title, infobox in books:
-        name = series_from_title(title)
-        if not name and isinstance(infobox, dict):
-            name = series_key(infobox.get("series"))
+        name = named_series(title, infobox)
         if name:
             named[book_id] = name
         for neighbour in _neighbour_titles(infobox):

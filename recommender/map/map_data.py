@@ -1,7 +1,14 @@
 """The map's data: a version's projection (map_books.npy / map_links.npy) with the catalogue's names, packed small.
 
     status(kind)                              MapStatus: ready, or why not (no version / no projection) and what to do
-    payload(kind, version_id=None, part=...)  MapPayload: JSON bytes and their gzip, built once per (version, kind)
+    payload(kind, version_id=None, part=...)  MapPayload: JSON bytes and their gzip, built once per (version, kind,
+                                              overlay)
+
+Books folded in after training (the version's overlay, embeddings/overlay.py) have no projected position: each is
+placed at the mean map position of its PLACED_NEIGHBOURS nearest trained books in the model's space and listed
+in the points document's "folded" entry, which the page shows as FOLDED_NOTE. A trained book folded again after an
+edit of its links is placed so too (its projected position is of the vector it no longer has). The overlay's
+generation is part of the cache key and the ETag, so an overlay change gives new data.
 
 Two JSON documents per (version, kind), numbers as base64 typed arrays in plotly's {"dtype", "bdata"} form:
 "points" is all the first render needs (coordinates, ids, colour codes); "names" (titles, authors, genres) is
@@ -12,7 +19,8 @@ Points:
 - x, y: uint16, quantised over the map's bounds ([x0, x1, y0, y1]): 1/65,536 of the extent is far below a pixel
   at any zoom the page allows, and it halves float32's bytes (random low bytes do not gzip).
 - ids: int32 catalogue ids as differences from the previous row (versions keep rows in id order, so the
-  differences are small and gzip to little; any order still decodes, by a running sum).
+  differences are small and gzip to little; any order still decodes, by a running sum). Folded books come last.
+- folded (books, only when the version has folded-in books): {"note": FOLDED_NOTE, "rows": int32 rows}.
 - colourings: per colouring a few labels (the most common values, then "other", "unknown") and a uint8 code per
   point. Genres are normalised first (see genre_parts). Links: one colouring by how many books use them.
 Names, in the same row order:
@@ -25,6 +33,7 @@ Only numpy and the catalogue: web processes never import umap (the projection is
 import base64
 import gzip
 import json
+import logging
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -35,8 +44,10 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from embeddings import versions
+from embeddings import overlay, versions
 from recommender.catalogue.models import Book, Link
+
+logger = logging.getLogger(__name__)
 
 KINDS = {"book": "map_books.npy", "link": "map_links.npy"}
 PARTS = ("points", "names")
@@ -46,6 +57,8 @@ UNKNOWN = "unknown"
 LINK_BUCKETS = ((1, "1 book"), (2, "2 books"), (3, "3–4 books"), (5, "5–9 books"), (10, "10–24 books"))
 LINK_BUCKETS_TOP = ((25, "25–99 books"), (100, "100+ books"))
 CACHED_PAYLOADS = 4  # (version, kind) pairs kept per process: the active version's two maps and a previous one
+PLACED_NEIGHBOURS = 10  # trained books whose mean map position a folded-in book is drawn at
+FOLDED_NOTE = "folded in, placed near its neighbours"
 
 _GENRE_SEPARATORS = re.compile(r"[,;/]")
 _SPACES = re.compile(r"\s+")
@@ -71,6 +84,7 @@ class MapStatus:
     message: str = ""
     faithfulness: float | None = None
     points: int = 0
+    generation: int = 0  # the overlay's (book maps): the page names it in the data's URL, which then never changes
 
 
 @dataclass(frozen=True)
@@ -81,10 +95,12 @@ class MapPayload:
     points: int
     raw: bytes
     gzipped: bytes
+    generation: int = 0  # of the version's overlay the data was built with (0: no folded-in book ever)
 
     @property
     def etag(self) -> str:
-        return f'"map-{self.version_id}-{self.kind}-{self.part}"'
+        folded = f".{self.generation}" if self.generation else ""
+        return f'"map-{self.version_id}{folded}-{self.kind}-{self.part}"'
 
 
 def genre_parts(text: str | None) -> list[str]:
@@ -188,10 +204,56 @@ def status(kind: str, version_id: str | None = None) -> MapStatus:
     info_path = folder / "map.json"
     info = versions.read_json(info_path) if info_path.is_file() else {}
     part = info.get(f"{kind}s", {})
-    return MapStatus(kind, version_id, True, faithfulness=part.get("faithfulness@10"), points=part.get("points", 0))
+    generation = folded_generation(version_id, folder) if kind == "book" else 0
+    return MapStatus(
+        kind,
+        version_id,
+        True,
+        faithfulness=part.get("faithfulness@10"),
+        points=part.get("points", 0),
+        generation=generation,
+    )
 
 
-_cache: OrderedDict[tuple[str, str], dict[str, MapPayload]] = OrderedDict()
+_generations: dict[tuple[str, tuple | None], int] = {}
+
+
+def folded_generation(version_id: str, folder: Path) -> int:
+    """The generation of a version's overlay as it is on disk (0: none), read again only when its file changed."""
+    key = (version_id, overlay.stamp(settings.ARTIFACTS_DIR, version_id))
+    if key not in _generations:
+        if len(_generations) > 16:
+            _generations.clear()
+        _generations[key] = _read_overlay(version_id, folder).generation
+    return _generations[key]
+
+
+def _read_overlay(version_id: str, folder: Path) -> overlay.Overlay:
+    dim = int(np.load(folder / "book_vectors.npy", mmap_mode="r").shape[1])
+    return overlay.Overlay.read(settings.ARTIFACTS_DIR, version_id, dim)
+
+
+def place_folded(
+    book_vectors: np.ndarray, coords: np.ndarray, folded_vectors: np.ndarray, exclude_rows: np.ndarray
+) -> np.ndarray:
+    """Map positions of folded-in books: the mean of the positions of each one's PLACED_NEIGHBOURS nearest trained
+    books by cosine (rows `exclude_rows`, shadowed by the overlay, excepted). The projection is not re-run: it is
+    a worker's job, and it would move every book."""
+    out = np.zeros((len(folded_vectors), 2), dtype=np.float32)
+    usable = np.ones(len(book_vectors), dtype=bool)
+    usable[np.asarray(exclude_rows, dtype=np.int64)] = False
+    k = min(PLACED_NEIGHBOURS, int(usable.sum()))
+    if k == 0:
+        return out
+    for start in range(0, len(folded_vectors), 256):  # bounded memory for a large overlay
+        scores = np.asarray(folded_vectors[start : start + 256], dtype=np.float32) @ np.asarray(book_vectors).T
+        scores[:, ~usable] = -np.inf
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        out[start : start + 256] = coords[top].mean(axis=1)
+    return out
+
+
+_cache: OrderedDict[tuple[str, str, tuple | None], dict[str, MapPayload]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -203,7 +265,8 @@ def payload(kind: str, version_id: str | None = None, part: str = "points") -> M
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
     version_id, folder = _folder(version_id)
-    key = (version_id, kind)
+    # a book map changes with the version's overlay: its file's stamp keys the cache (one stat a request)
+    key = (version_id, kind, overlay.stamp(settings.ARTIFACTS_DIR, version_id) if kind == "book" else None)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -222,9 +285,9 @@ def forget_payloads() -> None:
         _cache.clear()
 
 
-def _packed(version_id: str, kind: str, part: str, points: int, document: dict) -> MapPayload:
+def _packed(version_id: str, kind: str, part: str, points: int, document: dict, generation: int = 0) -> MapPayload:
     raw = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    return MapPayload(version_id, kind, part, points, raw, gzip.compress(raw, compresslevel=9, mtime=0))
+    return MapPayload(version_id, kind, part, points, raw, gzip.compress(raw, compresslevel=9, mtime=0), generation)
 
 
 def build_payloads(kind: str, version_id: str, folder: Path) -> dict[str, MapPayload]:
@@ -235,8 +298,12 @@ def build_payloads(kind: str, version_id: str, folder: Path) -> dict[str, MapPay
     ids = np.load(folder / f"{kind}_ids.npy")
     if len(coords) != len(ids):
         raise MapUnavailable(f"version {version_id}: the {kind} map and its ids differ in length", "no-map")
+    folded = np.zeros(len(ids), dtype=bool)
+    generation = 0
+    if kind == "book":
+        ids, coords, folded, generation = _with_folded(version_id, folder, ids, coords)
     kept, points, names = _book_data(ids) if kind == "book" else _link_data(ids)
-    ids, coords = ids[kept], coords[kept]  # rows whose catalogue record still exists
+    ids, coords, folded = ids[kept], coords[kept], folded[kept]  # rows whose catalogue record still exists
     bounds, x, y = quantise(coords)
     head = {"version": version_id, "kind": kind, "points": len(ids)}
     points_document = {
@@ -247,10 +314,30 @@ def build_payloads(kind: str, version_id: str, folder: Path) -> dict[str, MapPay
         "ids": typed(np.diff(ids, prepend=0).astype(np.int32)),
         **points,
     }
+    if folded.any():
+        points_document["folded"] = {"note": FOLDED_NOTE, "rows": typed(np.flatnonzero(folded).astype(np.int32))}
     return {
-        "points": _packed(version_id, kind, "points", len(ids), points_document),
-        "names": _packed(version_id, kind, "names", len(ids), {**head, **names}),
+        "points": _packed(version_id, kind, "points", len(ids), points_document, generation),
+        "names": _packed(version_id, kind, "names", len(ids), {**head, **names}, generation),
     }
+
+
+def _with_folded(version_id: str, folder: Path, ids: np.ndarray, coords: np.ndarray) -> tuple:
+    """(ids, coords, folded flags, overlay generation): the version's books, its folded-in ones placed after them."""
+    try:
+        folded = _read_overlay(version_id, folder)
+    except Exception:  # a damaged overlay must not take the map down: the trained books alone
+        logger.exception("cannot read the overlay of version %s; mapping its trained books only", version_id)
+        return ids, coords, np.zeros(len(ids), dtype=bool), 0
+    if not len(folded):
+        return ids, coords, np.zeros(len(ids), dtype=bool), folded.generation
+    shadowed = np.isin(ids, folded.book_ids)
+    book_vectors = np.load(folder / "book_vectors.npy", mmap_mode="r")
+    placed = place_folded(book_vectors, coords, folded.vectors, np.flatnonzero(shadowed))
+    ids = np.concatenate([ids[~shadowed], folded.book_ids])
+    coords = np.concatenate([np.asarray(coords, dtype=np.float32)[~shadowed], placed])
+    flags = np.concatenate([np.zeros(int((~shadowed).sum()), dtype=bool), np.ones(len(folded), dtype=bool)])
+    return ids, coords, flags, folded.generation
 
 
 def _book_data(ids: np.ndarray) -> tuple[np.ndarray, dict, dict]:

@@ -9,7 +9,8 @@ from django.views.decorators.http import require_safe
 from recommender.content_security import plotly_webgl
 from recommender.map import map_data
 
-# With an explicit ?version= the data never changes (versions are immutable); without, it follows the active one.
+# With an explicit ?version= (and ?folded=, the overlay's generation) the data never changes; without, it follows
+# the active version and its folded-in books.
 IMMUTABLE_SECONDS = 365 * 24 * 3600
 ACTIVE_SECONDS = 10
 
@@ -21,6 +22,8 @@ def show_map(request: HttpRequest, kind: str) -> HttpResponse:
     data_url = reverse("map:books-data" if kind == "book" else "map:links-data")
     names_url = reverse("map:books-names" if kind == "book" else "map:links-names")
     version = f"?version={state.version_id}" if state.ready else ""
+    if state.generation:  # the data's URL names the overlay too: it stays valid for as long as it is cached
+        version += f"&folded={state.generation}"
     context = {
         "kind": kind,
         "state": state,
@@ -48,6 +51,9 @@ def map_data_view(request: HttpRequest, kind: str, part: str) -> HttpResponse:
     else:
         response = HttpResponse(data.raw, content_type="application/json")
     response["ETag"] = data.etag
-    response["Cache-Control"] = f"public, max-age={IMMUTABLE_SECONDS if version_id else ACTIVE_SECONDS}"
+    # Under ?version= (and, for a version with folded-in books, ?folded= naming the overlay served) the data never
+    # changes; a URL naming another overlay than the one served gets the current data, briefly cached.
+    fixed = version_id is not None and request.GET.get("folded", "0") == str(data.generation)
+    response["Cache-Control"] = f"public, max-age={IMMUTABLE_SECONDS if fixed else ACTIVE_SECONDS}"
     patch_vary_headers(response, ["Accept-Encoding"])
     return response

@@ -11,6 +11,7 @@
  * Click or search: a side panel with the point's nearest neighbours in the model's space (the JSON API), lines
  * to them on the map, and the ones the map puts far away marked as such.
  * State in the URL: ?book=ID (or ?link=ID), &colour=, &x0=&x1=&y0=&y1= (the zoom), kept with replaceState.
+ * Folded-in books (the data's "folded" rows) were not projected: hover and the panel say so with the data's note.
  */
 (() => {
   "use strict";
@@ -33,7 +34,7 @@
   const idParam = kind === "book" ? "book" : "link";
 
   const state = { data: null, names: null, x: null, y: null, ids: null, rowOf: new Map(), traceRows: [], groups: 0,
-    selected: -1, highlighted: [], neighbours: [], query: "" };
+    selected: -1, highlighted: [], neighbours: [], query: "", folded: new Set(), foldedNote: "" };
   let namesLoaded = null; // a promise of the names, once their request has started
 
   function decode(typed) {
@@ -67,6 +68,8 @@
     Object.entries(data.colourings).forEach(([name, colouring]) => {
       state.colourCodes[name] = decode(colouring.codes);
     });
+    state.folded = new Set(data.folded ? decode(data.folded.rows) : []);
+    state.foldedNote = data.folded ? data.folded.note : "";
     state.data = data;
   }
 
@@ -253,6 +256,7 @@
     tooltip.append(strong);
     let lines = [];
     if (state.names) lines = kind === "book" ? [author(row), genre(row)] : [`${state.bookCounts[row]} books`];
+    if (state.folded.has(row)) lines.push(state.foldedNote);
     lines.filter(Boolean).forEach((text) => {
       const line = document.createElement("span");
       line.textContent = text;
@@ -306,6 +310,7 @@
     if (kind === "book") {
       if (author(row)) panel.append(element("p", `by ${author(row)}`, "byline"));
       if (genre(row)) panel.append(element("p", genre(row), "muted"));
+      if (state.folded.has(row)) panel.append(element("p", state.foldedNote, "muted"));
     } else {
       panel.append(element("p", `used by ${state.bookCounts[row]} books`, "muted"));
     }
