@@ -299,13 +299,13 @@ def every_page(dump: Path) -> tuple[list, int, int]:
     """The rows, candidates and pages as before the raw scan: every page parsed by expat, then pre-filtered."""
     pages = list(iter_pages(dump))
     candidates = [p for p in pages if may_be_book(p)]
-    return [book_row(p) for p in candidates if book_row(p)], len(candidates), len(pages)
+    return [r for p in candidates if (r := book_row(p))], len(candidates), len(pages)
 
 
 def scanned(dump: Path, **options) -> tuple[list, int, int]:
     stream = PageStream(dump, marks=raw_marks, **options)
     candidates = [p for p in stream if may_be_book(p)]
-    return [book_row(p) for p in candidates if book_row(p)], len(candidates), stream.seen
+    return [r for p in candidates if (r := book_row(p))], len(candidates), stream.seen
 
 
 def raw_dump(path: Path, pages: list[str]) -> Path:

@@ -22,7 +22,7 @@ import json
 import re
 
 import mwparserfromhell
-from mwparserfromhell.nodes import Comment, ExternalLink, Template, Wikilink
+from mwparserfromhell.nodes import Comment, ExternalLink, Node, Template, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
 from recommender.catalogue.wikidump.reader import Page
@@ -68,9 +68,18 @@ def raw_marks(data: bytes) -> list[int]:
     """Where in these bytes of XML the name of the template may be: reader.PageStream parses the pages holding one."""
     low = data.lower()  # then a literal search: far faster than a case-insensitive pattern
     marks = [m.start() for m in _RAW_NAME.finditer(low)]
-    if b"&#" in low:
-        marks += [m.start() for m in _RAW_REFERENCE.finditer(low)]
+    marks += [m.start() for m in _RAW_REFERENCE.finditer(low)]  # a pattern with its own `&#`: faster than `in`
     return marks
+
+
+def _descendants(code: Wikicode, nodes: list[Node]) -> list[Node]:
+    """code.filter(recursive=True): every node, depth first, in the same order, at about a third of its cost (it
+    yields each node up through a generator per level)."""
+    for node in code.nodes:
+        nodes.append(node)
+        for child in node.__children__():
+            _descendants(child, nodes)
+    return nodes
 
 
 def _raw_value(value: Wikicode) -> str:
@@ -87,7 +96,7 @@ def parse_book(page: Page) -> list | None:
     code = mwparserfromhell.parse(page.text)
     # One walk of the tree, split by type: the same nodes in the same order as filter_templates(),
     # filter_wikilinks() and filter_external_links(), which would walk it three times.
-    nodes = code.filter(recursive=True)
+    nodes = _descendants(code, [])
     infobox = next(
         (n for n in nodes if isinstance(n, Template) and template_key(n.name) == TEMPLATE_NAME),
         None,

@@ -10,6 +10,7 @@ still reads everything else (the header, the bytes between pages, the end), so a
 export, or ends early, is still an error.
 """
 
+import re
 import xml.parsers.expat as expat
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
@@ -28,9 +29,9 @@ MAX_PAGE = 1 << 24  # a page held longer than this is parsed as it comes: the me
 _FIELDS = frozenset(("title", "ns", "timestamp", "text"))
 _TEXT_BUFFER = 1 << 20  # expat joins a page's text into pieces this large before calling us
 _START, _END = b"<page>", b"</page>"
-# A comment, CDATA or processing instruction begins so: MediaWiki writes none (its text is escaped), but one could
-# hide a `</page>` that is not a tag, so a page holding one is parsed.
-_MARKUP = (b"<!", b"<?")
+# How a comment, CDATA or processing instruction begins: MediaWiki writes none (its text is escaped), but one could
+# hide a `</page>` that is not a tag, so a page holding one is parsed. (A pattern: twice as fast as `b"<!" in`.)
+_MARKUP = re.compile(rb"<[!?]")
 
 
 class DumpError(Exception):
@@ -250,9 +251,14 @@ class _Scanner:
             else:
                 start = data.find(_START, at)
                 cut = start if start >= 0 else len(data) if final else max(at, len(data) - len(_START) + 1)
-                if self.clean and data.find(b"<", at, cut) >= 0:
-                    self.clean = False  # markup between pages (the header, a comment): the next page is fed
-                self._feed(data[at:cut])
+                between = data[at:cut]
+                if not self.clean:
+                    self._feed(between)
+                elif between.isspace():  # the newline and indent between two pages: nothing for expat
+                    self.anchor = (self.fed, self.offset + cut)
+                else:
+                    self.clean = b"<" not in between  # markup between pages (a comment): the next page is fed
+                    self._feed(between)
                 at = cut
                 if start < 0:
                     break
@@ -271,11 +277,7 @@ class _Scanner:
     def _marks(self, data: bytes) -> list[int]:
         """Where in this chunk a page must be parsed: the infobox's name may be there, or markup hiding a tag."""
         marks = self.marks(data) if self.marks is not None else []
-        for markup in _MARKUP:
-            start = data.find(markup)
-            while start >= 0:
-                marks.append(start)
-                start = data.find(markup, start + 1)
+        marks += [m.start() for m in _MARKUP.finditer(data)]
         marks.sort()
         return marks
 
