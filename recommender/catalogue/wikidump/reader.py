@@ -175,10 +175,11 @@ class _Scanner:
     `</page>`, then fed or skipped whole; a page longer than `max_page`, or never ended, is fed as it comes. A tag
     split between chunks is found: the bytes that could begin one are carried to the next chunk.
 
-    A page is skipped only when that `<page>` and `</page>` are surely its tags: expat itself closed the page
-    before (`clean`), only text came between, and the page holds no comment, CDATA, processing instruction or
-    other `<page`, which could hide a tag. Else it is fed, and fed on up to the `</page>` expat really ends it
-    at. MediaWiki writes none of these, so in its dumps every page but the first after the header can be skipped.
+    A page is skipped only when it holds none of the marks and its `<page>` and `</page>` are surely its tags:
+    expat itself closed the page before (`clean`), only text came between, and the page holds no comment, CDATA,
+    processing instruction or other `<page`, which could hide a tag. Else it is fed, and fed on up to the
+    `</page>` expat really ends it at. MediaWiki writes none of these, so in its dumps every page without marks
+    but the first after the header is skipped.
     """
 
     def __init__(self, handlers: _PageParser, marks: Marks | None, max_page: int) -> None:
