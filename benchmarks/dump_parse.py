@@ -7,9 +7,9 @@ nested templates inside) as two bz2 partitions, then measures on the same files 
 
 1. the original way (wikipedia-data-science's notebook): `bzcat` piped line by line into a SAX handler, and
    every page parsed with mwparserfromhell looking for the template, one partition after the other;
-2. this parser in one process (`parse_files(..., processes=1)`), its bz2 decompression thread free to run on
-   another core as the original's `bzcat` does;
-3. the same pinned to one core (`sched_setaffinity`, decompression thread included);
+2. this parser in one process (`parse_files(..., processes=1)`): decompression, the raw scan and the parsing of
+   the candidates in one thread (the original's `bzcat` runs beside it on another core);
+3. the same pinned to one core (`sched_setaffinity`);
 4. this parser in two processes (one partition each).
 
 Targets: (2) and (3) at least 10x (1) in pages/s; (4) near-linear, at least 1.8x (3) with 2 cores. The warm-up
@@ -253,7 +253,7 @@ def measure_original(paths: list[Path]) -> tuple[float, int, int]:
 
 
 def measure_ours(paths: list[Path], processes: int, one_core: bool = False) -> tuple[float, int, int]:
-    """one_core: pinned to a single CPU (sched_setaffinity), the decompression thread included."""
+    """one_core: pinned to a single CPU (sched_setaffinity)."""
     out = Path(tempfile.mkdtemp(prefix="dump-out-"))
     cpus = os.sched_getaffinity(0)
     try:
@@ -280,36 +280,37 @@ def measure_decompression(paths: list[Path]) -> tuple[float, int, int]:
 
 def profile(directory: Path, seed: int) -> None:
     """CPU seconds of each stage on one 4,000-page partition (CPU time, so other processes matter less)."""
-    from recommender.catalogue.wikidump.books import may_be_book, parse_book
-    from recommender.catalogue.wikidump.reader import iter_pages
+    from recommender.catalogue.wikidump.books import may_be_book, parse_book, raw_marks
+    from recommender.catalogue.wikidump.reader import PageStream
 
     (path,) = make_dump(directory / "profile", 4000, 1, seed + 2)
 
-    def cpu(work) -> tuple[float, float, object]:
-        """(CPU seconds of the whole process, of this thread alone, the value)"""
-        process, thread = time.process_time(), time.thread_time()
+    def cpu(work) -> tuple[float, object]:
+        started = time.process_time()
         value = work()
-        return time.process_time() - process, time.thread_time() - thread, value
+        return time.process_time() - started, value
 
-    decompress, _, _ = cpu(lambda: measure_decompression([path]))
-    read, read_main, pages = cpu(lambda: list(iter_pages(path)))
-    scan, _, candidates = cpu(lambda: [p for p in pages if may_be_book(p)])
-    parse, _, _ = cpu(lambda: [parse_book(p) for p in candidates])
-    original_xml, _, _ = cpu(lambda: sax_only(path))
-    every, _, _ = cpu(lambda: [process_article(p.title, p.text, p.timestamp, "infobox book") for p in pages])
-    total = read + scan + parse
-    own = read_main + scan + parse  # the parsing thread: what the decompression thread runs beside
-    print(f"profile of {len(pages):,} pages ({path.stat().st_size / 1e6:.1f} MB compressed), CPU seconds:")
-    print(f"  bz2 decompression alone        {decompress:6.2f}")
-    print(f"  bz2 in wikidump's thread       {read - read_main:6.2f}  {(read - read_main) / total:4.0%} of wikidump")
-    print(f"  XML (expat, pages)             {read_main:6.2f}  {read_main / total:4.0%}")
-    print(f"  pre-filter                     {scan:6.2f}  {scan / total:4.0%}")
-    print(f"  mwparserfromhell, {len(candidates):>3} pages    {parse:6.2f}  {parse / total:4.0%}")
-    print(f"  wikidump in all                {total:6.2f}  {total / decompress:.2f}x the decompression floor")
-    print(f"  wikidump's parsing thread      {own:6.2f}  (the decompression thread runs beside it)")
-    print(f"  original: SAX alone            {original_xml:6.2f}  (bzcat, in its own process, not counted)")
-    print(f"  original: mwparserfromhell on every page {every:.2f}")
-    print(f"  original in all: {original_xml + every:.2f}, {(original_xml + every) / total:.1f}x wikidump's total")
+    decompress, _ = cpu(lambda: measure_decompression([path]))
+    every, pages = cpu(lambda: list(PageStream(path)))  # expat on every page, as before the raw scan
+    stream = PageStream(path, marks=raw_marks)
+    scan, parsed = cpu(lambda: list(stream))
+    prefilter, candidates = cpu(lambda: [p for p in parsed if may_be_book(p)])
+    parse, _ = cpu(lambda: [parse_book(p) for p in candidates])
+    original_xml, _ = cpu(lambda: sax_only(path))
+    original_parse, _ = cpu(lambda: [process_article(p.title, p.text, p.timestamp, "infobox book") for p in pages])
+    total = scan + prefilter + parse
+    print(f"profile of {stream.seen:,} pages ({path.stat().st_size / 1e6:.1f} MB compressed), CPU seconds:")
+    print(f"  bz2 decompression alone              {decompress:6.2f}  {decompress / total:4.0%} of wikidump")
+    scan_only = scan - decompress
+    print(f"  raw scan, expat on {len(parsed):>4} pages      {scan_only:6.2f}  {scan_only / total:4.0%}")
+    print(f"  (before it: expat on every page      {every - decompress:6.2f})")
+    print(f"  pre-filter on the parsed pages       {prefilter:6.2f}  {prefilter / total:4.0%}")
+    print(f"  mwparserfromhell on {len(candidates):>4} candidates {parse:6.2f}  {parse / total:4.0%}")
+    print(f"  wikidump in all                      {total:6.2f}  {total / decompress:.2f}x the decompression floor")
+    print(f"  original: SAX alone                  {original_xml:6.2f}  (bzcat, in its own process, not counted)")
+    print(f"  original: mwparserfromhell on every page {original_parse:.2f}")
+    original = original_xml + original_parse
+    print(f"  original in all: {original:.2f}, {original / total:.1f}x wikidump")
 
 
 def sax_only(path: Path) -> int:

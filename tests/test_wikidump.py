@@ -5,6 +5,7 @@ import bz2
 import io
 import json
 import os
+import re
 import threading
 import tracemalloc
 from pathlib import Path
@@ -13,10 +14,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from recommender.catalogue.models import Book, BookLink
-from recommender.catalogue.wikidump.books import book_row
-from recommender.catalogue.wikidump.export import write_dump
+from recommender.catalogue.wikidump.books import book_row, may_be_book, raw_marks
+from recommender.catalogue.wikidump.export import FOOTER, HEADER, page_xml, write_dump
 from recommender.catalogue.wikidump.files import output_path
-from recommender.catalogue.wikidump.reader import DumpError, Page, iter_pages
+from recommender.catalogue.wikidump.reader import DumpError, Page, PageStream, iter_pages
 
 STAMP = "2026-10-01T12:00:00Z"
 
@@ -266,3 +267,182 @@ def test_data_after_the_last_bz2_stream_is_ignored_like_bz2file(tmp_path):
     dump = make_dump(tmp_path / "enwiki-pages-articles1.xml-p1p7.bz2")
     dump.write_bytes(dump.read_bytes() + b"\0" * 300)  # padding some tools leave behind
     assert list(iter_pages(dump)) == PAGES
+
+
+# ----------------------------------------------------------------------- the raw scan: what is not parsed
+SPELLINGS = [
+    "Infobox book",
+    "infobox_Book",
+    " Infobox  book",
+    "INFOBOX   BOOK",
+    "Template:Infobox book",
+    "template:infobox_book ",
+    "Infobox\tbook",
+    "Infobox\u00a0book",  # a no-break space: MAY_HOLD_INFOBOX's \\s matches it, and so template_key
+    "Infobox\u3000book",
+    "Infobox boo\u212a",  # the Kelvin sign, which lower() turns into "k"
+]
+SPELLED = [
+    Page(f"Spelling {n}", 0, False, STAMP, f"{{{{{name}|name=B{n}}}}} [[Link {n}]]") for n, name in enumerate(SPELLINGS)
+]
+MENTIONS = [  # the words in the raw bytes, but no template: parsed, and not books
+    Page("Prose", 0, False, STAMP, "Editors use the infobox book template, see [[Template:Infobox book]]."),
+    Page("Nowiki", 0, False, STAMP, "<nowiki>{{Infobox book}}</nowiki> shows the code (&lt; escaped twice)."),
+    Page("Commented", 0, False, STAMP, "<!-- {{Infobox book}} -->{{Infobox film|name=Commented}}"),
+    Page("Series", 0, False, STAMP, "{{Infobox book series|name=Discworld}}"),
+    Page("Close", 0, False, STAMP, "{{Infoboxbook|name=x}} {{Infobox-book}} {{Infobox&book}}"),
+]
+SCANNED = PAGES + SPELLED + MENTIONS
+
+
+def every_page(dump: Path) -> tuple[list, int, int]:
+    """The rows, candidates and pages as before the raw scan: every page parsed by expat, then pre-filtered."""
+    pages = list(iter_pages(dump))
+    candidates = [p for p in pages if may_be_book(p)]
+    return [r for p in candidates if (r := book_row(p))], len(candidates), len(pages)
+
+
+def scanned(dump: Path, **options) -> tuple[list, int, int]:
+    stream = PageStream(dump, marks=raw_marks, **options)
+    candidates = [p for p in stream if may_be_book(p)]
+    return [r for p in candidates if (r := book_row(p))], len(candidates), stream.seen
+
+
+def raw_dump(path: Path, pages: list[str]) -> Path:
+    """A plain XML dump whose pages are given as XML, to put in it what write_dump would escape."""
+    path.write_text(HEADER + "".join(pages) + FOOTER, encoding="utf-8")
+    return path
+
+
+def raw_page(title: str, text: str, namespace: int = 0) -> str:
+    return page_xml(Page(title, namespace, False, STAMP, "@TEXT@"), 1).replace("@TEXT@", text)
+
+
+def test_raw_scan_parses_only_pages_that_may_hold_the_template(tmp_path):
+    dump = make_dump(tmp_path / "d.xml.bz2")
+    stream = PageStream(dump, marks=raw_marks)
+    # Smaug is skipped unparsed; the redirect, the Template: page and the mere mention are parsed, then dropped
+    assert [p.title for p in stream] == [p.title for p in PAGES if p.title != "Smaug"]
+    assert stream.seen == len(PAGES)
+    assert [r[0] for r in scanned(dump)[0]] == ["The Hobbit", "Война и мир", "Über Bücher"]
+
+
+def test_raw_scan_finds_every_spelling_and_drops_mere_mentions(tmp_path):
+    dump = make_dump(tmp_path / "d.xml.bz2", SCANNED)
+    rows, candidates, seen = scanned(dump)
+    assert (rows, candidates, seen) == every_page(dump)
+    assert [r[0] for r in rows] == ["The Hobbit", "Война и мир", "Über Bücher"] + [p.title for p in SPELLED]
+    assert seen == len(SCANNED)
+
+
+@pytest.mark.parametrize("chunk_size", [*range(1, 16), 64, 1000])
+def test_raw_scan_finds_pages_split_across_chunks(tmp_path, chunk_size):
+    # chunks of 1 to 15 bytes cut every <page> and </page> at every place; a plain file is read as it is cut
+    dump = make_dump(tmp_path / "d.xml", SCANNED)
+    assert scanned(dump, chunk_size=chunk_size) == every_page(dump)
+
+
+def test_raw_scan_streams_pages_too_long_to_hold(tmp_path):
+    dump = make_dump(tmp_path / "d.xml.bz2", SCANNED * 3)
+    assert scanned(dump, chunk_size=100, max_page=300) == every_page(dump)
+
+
+def test_raw_scan_counts_character_references_spelling_the_name(tmp_path):
+    # MediaWiki writes none, but expat decodes them: the name may be spelled with them anywhere
+    dump = raw_dump(
+        tmp_path / "d.xml",
+        [
+            raw_page("Letters", "{{&#73;nfobox&#x20;boo&#x6B;|name=Letters}}"),
+            raw_page("Space", "{{Infobox&#0160;book|name=Space}}"),
+            raw_page("Kelvin", "{{Infobox boo&#8490;|name=Kelvin}}"),
+            raw_page("Apostrophe", "{{Infobox film|name=&#39;Quoted&#39;}}"),
+            raw_page("Escaped", "{{Infobox&amp;#32;book|name=Escaped}}"),  # `&#32;` in the wikitext: no space
+        ],
+    )
+    rows, candidates, seen = scanned(dump)
+    assert (rows, candidates, seen) == every_page(dump)
+    assert [r[0] for r in rows] == ["Letters", "Space", "Kelvin"] and seen == 5
+
+
+def test_raw_scan_reads_markup_that_hides_page_tags_as_expat_does(tmp_path):
+    dump = raw_dump(
+        tmp_path / "d.xml",
+        [
+            raw_page("First", "[[plain]]"),
+            "  <!-- <page><title>Ghost</title><ns>0</ns><revision><text>x</text></revision></page> -->\n",
+            raw_page("After ghost", "[[plain]]"),
+            raw_page("CDATA", "<![CDATA[{{Infobox book|name=CDATA}} </page> <page> ]]>"),
+            raw_page("After CDATA", "[[plain]]"),
+            raw_page("Unclosed CDATA end", "<![CDATA[ </page>\n  <page><title>Inner</title></page>]]>"),
+            "  <?pi </page> ?>\n",
+            raw_page("Last", "{{Infobox book|name=Last}}"),
+            raw_page("Spaced end tag", "[[plain]]").replace("</page>", "</page >"),  # held on into the next page
+            raw_page("After it", "[[plain]]"),
+        ],
+    )
+    rows, candidates, seen = scanned(dump)
+    assert (rows, candidates, seen) == every_page(dump)
+    assert [r[0] for r in rows] == ["CDATA", "Last"] and seen == 8
+
+
+def test_raw_scan_parses_everything_under_a_dtd(tmp_path):
+    dump = tmp_path / "d.xml"
+    dump.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE mediawiki [<!ENTITY name "Infobox book">]>\n'
+        + HEADER
+        + raw_page("Plain", "[[plain]]")
+        + raw_page("Entity", "{{&name;|name=Entity}}")
+        + FOOTER
+    )
+    assert [r[0] for r in scanned(dump)[0]] == ["Entity"]
+
+
+def test_raw_test_is_wide_enough_for_every_character_the_parsed_test_matches():
+    # what lower() turns into a letter of the name: only these two outside ASCII (İ cannot be in a match)
+    letters = set("infobxk")
+    assert [c for c in map(chr, range(128, 0x110000)) if letters & set(c.lower())] == ["\u0130", "\u212a"]
+    spaces = [c for c in map(chr, range(0x110000)) if re.fullmatch(r"[\s_]", c)]
+    for space in spaces:
+        text = f"{{{{Infobox{space}Book}}}}"
+        assert may_be_book(Page("T", 0, False, STAMP, text))
+        for raw in (text, f"{{{{Infobox&#{ord(space)};Book}}}}", f"{{{{Infobox&#x{ord(space):X};Book}}}}"):
+            assert raw_marks(raw.encode()), repr(raw)
+    assert raw_marks("{{Infobox boo\u212a}}".encode()) and raw_marks(b"{{Infobox boo&#x212A;}}")
+
+
+def test_raw_scan_reports_a_file_cut_in_a_skipped_page(tmp_path):
+    dump = make_dump(tmp_path / "enwiki-pages-articles1.xml", PAGES * 3)
+    xml = dump.read_bytes()
+    cut = xml.index(b"Smaug", len(xml) // 2)
+    dump.write_bytes(xml[:cut])
+    out = tmp_path / "out"
+    with pytest.raises(CommandError) as error:
+        parse(dump, "--out", out)
+    message = str(error.value)
+    assert str(dump) in message and "not well-formed XML at byte" in message
+    at = int(re.search(r"at byte ([\d,]+)", message).group(1).replace(",", ""))
+    assert xml.rindex(b"<page>", 0, cut) <= at <= cut  # in the decompressed file, not in what expat was fed
+    assert list(out.iterdir()) == []
+
+
+def test_raw_scan_of_a_truncated_bz2_is_a_clear_error(tmp_path):
+    dump = make_dump(tmp_path / "d.xml.bz2", SCANNED * 20)
+    dump.write_bytes(dump.read_bytes()[:-300])
+    with pytest.raises(DumpError, match="truncated"):
+        scanned(dump)
+
+
+def test_raw_scan_memory_stays_flat(tmp_path):
+    small = make_dump(tmp_path / "small.xml.bz2", SCANNED * 20)
+    large = make_dump(tmp_path / "large.xml.bz2", SCANNED * 160)
+    peaks = []
+    for dump in (small, large):
+        tracemalloc.start()
+        try:
+            stream = PageStream(dump, chunk_size=1 << 16, marks=raw_marks)
+            sum(1 for _ in stream)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert stream.seen == len(SCANNED) * 160
+    assert peaks[1] < peaks[0] * 1.2, peaks

@@ -6,8 +6,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from recommender.catalogue.wikidump.books import may_be_book, parse_book, to_line
-from recommender.catalogue.wikidump.reader import DumpError, ProgressCallback, iter_pages
+from recommender.catalogue.wikidump.books import may_be_book, parse_book, raw_marks, to_line
+from recommender.catalogue.wikidump.reader import DumpError, PageStream, ProgressCallback
 
 
 @dataclass
@@ -16,7 +16,7 @@ class FileResult:
     output: str
     skipped: bool = False  # the output was already complete
     pages: int = 0
-    candidates: int = 0  # pages the cheap scan passed to mwparserfromhell
+    candidates: int = 0  # articles the pre-filter passed to mwparserfromhell
     books: int = 0
     compressed_bytes: int = 0
     seconds: float = 0.0
@@ -64,9 +64,10 @@ def parse_file(
     partial = target.with_name(f"{target.name}.part-{socket.gethostname()}-{os.getpid()}")
     started = time.perf_counter()
     try:
+        # pages whose raw bytes cannot hold the infobox are counted but never parsed, not even as XML
+        pages = PageStream(source, progress, thread=thread, marks=raw_marks)
         with open(partial, "w", encoding="utf-8") as out:
-            for page in iter_pages(source, progress, thread=thread):
-                result.pages += 1
+            for page in pages:
                 if not may_be_book(page):
                     continue
                 result.candidates += 1
@@ -74,6 +75,7 @@ def parse_file(
                 if row is not None:
                     out.write(to_line(row))
                     result.books += 1
+        result.pages = pages.seen
         os.replace(partial, target)
     except BaseException:  # DumpError, KeyboardInterrupt, a full disk: nothing stays behind
         partial.unlink(missing_ok=True)
