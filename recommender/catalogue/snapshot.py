@@ -93,11 +93,24 @@ class CatalogueSnapshot:
         named = _find(self.links.ids, links)  # -1: a link added after the snapshot's read of links
         owner, links, named = owner[named >= 0], links[named >= 0], named[named >= 0]
         counts = self.links.counts[named]
-        found = {}
-        for i in np.unique(owner).tolist():
-            mine = owner == i
-            found[int(books[i])] = self.links.rarest(links[mine], named[mine], counts[mine], limit)
-        return found
+        # Per book, only links tied with its limit-th rarest or rarer can make the cut: found for all books at once.
+        order = np.lexsort((counts, owner))
+        owner, links, named, counts = owner[order], links[order], named[order], counts[order]
+        first = np.searchsorted(owner, np.arange(len(at)))
+        sizes = np.bincount(owner, minlength=len(at))
+        cut = np.full(len(at), np.iinfo(np.int64).max, dtype=np.int64)
+        full = sizes >= limit
+        cut[full] = counts[first[full] + limit - 1]
+        keep = counts <= cut[owner]
+        candidates: dict[int, list] = {}
+        for i, count, name_at, link_id in zip(
+            owner[keep].tolist(), counts[keep].tolist(), named[keep].tolist(), links[keep].tolist(), strict=True
+        ):
+            candidates.setdefault(i, []).append((count, self.links.name(name_at), link_id))
+        return {
+            int(books[i]): tuple((link_id, name) for _, name, link_id in sorted(named_links)[:limit])
+            for i, named_links in candidates.items()
+        }
 
 
 def _find(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -124,18 +137,8 @@ class NamedLinks:
             return None
         return self.names[self.names_at[at] : self.names_at[at + 1]].decode(), int(self.counts[at])
 
-    def rarest(
-        self, link_ids: np.ndarray, at: np.ndarray, counts: np.ndarray, limit: int
-    ) -> tuple[tuple[int, str], ...]:
-        """Up to `limit` of these links (at: their positions here) as (id, name), by (book count, name, id)."""
-        if len(counts) > limit:  # only links tied with the limit-th rarest or rarer can make the cut
-            keep = counts <= np.partition(counts, limit - 1)[limit - 1]
-            link_ids, at, counts = link_ids[keep], at[keep], counts[keep]
-        named = sorted(
-            (count, self.names[self.names_at[i] : self.names_at[i + 1]].decode(), link_id)
-            for count, i, link_id in zip(counts.tolist(), at.tolist(), link_ids.tolist(), strict=True)
-        )
-        return tuple((link_id, name) for _, name, link_id in named[:limit])
+    def name(self, at: int) -> str:
+        return self.names[self.names_at[at] : self.names_at[at + 1]].decode()
 
     @classmethod
     def read(cls) -> "NamedLinks":
