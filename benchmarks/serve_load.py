@@ -1,8 +1,10 @@
 """Load test of the API under gunicorn with the production settings, cached and uncached, on a full-scale catalogue.
 
 Sets up its own PostgreSQL database and Redis cache (or uses --database-url/--redis-url): by default a generated
-catalogue with the full public set's counts (37,020 books, 41,758 links, 772,798 pairs; --sample: the Wikipedia
-sample instead), imported and trained inline (--skip-setup reuses them). Then drives gunicorn (2 workers) with
+catalogue with the full public set's counts (37,020 books, 41,758 links, 772,798 pairs) made of subjects, authors
+and series as real catalogues are (benchmarks/clustered_catalogue.py; --catalogue random: links drawn at random,
+the structureless catalogue of import_speed.py; --sample: the Wikipedia sample), imported and trained inline
+(--skip-setup reuses them). Then drives gunicorn (2 workers) with
 wrk (Debian's package) from a separate process, one gunicorn start per setup, side by side in one run:
 
 - cached: the production setup, answers cached per model version. Warm-up (not measured): one request for every
@@ -43,7 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "data" / "wikipedia"
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from import_speed import write_full_scale_ndjson  # noqa: E402  (a sibling script)
+from clustered_catalogue import write_clustered_ndjson  # noqa: E402  (sibling scripts)
+from import_speed import write_full_scale_ndjson  # noqa: E402
 
 # (requests/s at least, p99 ms at most, RSS MB per worker at most; None: no target), and 0 errors for all three.
 # The issue's targets are the uncached ones; the cached figure and the floor are printed beside them.
@@ -171,6 +174,9 @@ class Setup:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", action="store_true", help="the Wikipedia sample instead of a full-scale catalogue")
+    parser.add_argument(
+        "--catalogue", choices=["clustered", "random"], default="clustered", help="how the full-scale one is generated"
+    )
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--connections", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--mixed-seconds", type=int, default=60)
@@ -206,8 +212,9 @@ def main() -> None:
     if not options.skip_setup:
         source = SAMPLE if options.sample else artifacts / "full-scale.ndjson"
         if not options.sample:
-            print("setup: generating a full-scale catalogue ...", flush=True)
-            write_full_scale_ndjson(source)
+            print(f"setup: generating a full-scale catalogue ({options.catalogue}) ...", flush=True)
+            write = write_clustered_ndjson if options.catalogue == "clustered" else write_full_scale_ndjson
+            write(source)
         print("setup: migrate, import, train a version inline ...", flush=True)
         manage(env, "migrate", "-v0")
         manage(env, "import_books", str(source))

@@ -2,10 +2,13 @@
 
 `build_indexes`, per kind ('book', 'link'), builds an Annoy (angular) forest and searches upward over n_trees and
 search_k until recall@k of the serving path (Annoy candidates re-ranked by exact dot products, embeddings.search),
-measured against exact numpy search on a sample of rows, reaches the target. Among the forests that reach the target
-it keeps the one with the lowest median query time and records the search in index.json. It also times exact numpy
-search and marks the kind "exact" when that serves faster (always for small tables), so web processes take whichever
-path is both exact enough and quicker.
+measured against exact numpy search on a sample of rows, reaches the target; for books also on the link vectors
+(books_for_link) and on readers' queries as `recommend` builds them (normalised means of 1-5 books), since the
+similar table answers most book-to-book searches and those two kinds are what the index still serves. Among the
+forests that reach the target it keeps the one with the lowest median query time and records the search in
+index.json. It also tunes a `Prefilter` (the vectors' first principal axes scanned first, the best candidates re-ranked
+exactly) to the same recall on the same queries, and times exact numpy search; each kind is served by whichever of
+the three paths reaching the target is quickest (always exact for small tables).
 """
 
 import json
@@ -20,7 +23,17 @@ from pathlib import Path
 import numpy as np
 from annoy import AnnoyIndex
 
-from embeddings.search import CANDIDATES, INDEX_FILE, KINDS, VectorIndex, ann_file, exact_top_k, scans_everything
+from embeddings.search import (
+    CANDIDATES,
+    INDEX_FILE,
+    KINDS,
+    Prefilter,
+    VectorIndex,
+    ann_file,
+    exact_top_k,
+    prefilter_files,
+    scans_everything,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +41,10 @@ FORMAT = 1
 EXACT_BELOW = 5_000  # rows; below this a numpy scan takes well under a millisecond
 SAMPLE_QUERIES = 500
 CROSS_QUERIES = 250  # link vectors queried against the book index (books_for_link)
+READER_QUERIES = 250  # readers' queries against the book index (recommend)
 TIMING_QUERIES = 200
 MAX_TREES = 160
+PREFILTER_DIVISORS = (4, 3, 2)  # projected onto a quarter, a third or half of the dimensions
 TUNING_BUDGET_S = 600.0  # per kind; stops adding trees, never stops short of the target recall
 
 
@@ -79,11 +94,14 @@ def _load_for_build(folder: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
 def _choose_mode(mode: str, info: dict) -> str:
     if mode != "auto":
         return mode
-    if info["rows"] < EXACT_BELOW or info.get("search_k") is None:
+    if info["rows"] < EXACT_BELOW:
         return "exact"
-    if info["scans"]:
-        return "exact"  # the target needs Annoy to inspect about every row: its path is a scan already
-    return "exact" if info["exact_query_ms_median"] <= info["query_ms_median"] else "annoy"
+    medians = {"exact": info["exact_query_ms_median"]}
+    if info.get("search_k") is not None and not info["scans"]:  # a scanning Annoy search is a scan already
+        medians["annoy"] = info["query_ms_median"]
+    if (info.get("prefilter") or {}).get("query_ms_median") is not None:
+        medians["projected"] = info["prefilter"]["query_ms_median"]
+    return min(medians, key=medians.get)  # ties: the first, exact
 
 
 def _tune_kind(
@@ -103,7 +121,8 @@ def _tune_kind(
     path = folder / ann_file(kind)
     info: dict = {"rows": n, "dim": dim, "file": path.name, "candidates": CANDIDATES, "k": k, "trials": []}
     if n < 2:  # nothing to search among; exact handles it
-        info.update(search_k=None, n_trees=None, scans=True, recall=1.0, cross_recall=None, build_seconds=0.0)
+        info.update(search_k=None, n_trees=None, scans=True, recall=1.0, cross_recall=None, reader_recall=None)
+        info["build_seconds"] = 0.0
         info["file_bytes"] = 0
         for stat in ("mean", "median", "p99"):
             info[f"query_ms_{stat}"] = info[f"exact_query_ms_{stat}"] = 0.0
@@ -115,6 +134,9 @@ def _tune_kind(
     if cross is not None and len(cross):
         picked = rng.choice(len(cross), size=min(CROSS_QUERIES, len(cross)), replace=False)
         sets.append(("cross", cross[picked], None, exact_top_k(vectors, cross[picked], k)))
+    if kind == "book":
+        readers = reader_queries(vectors, min(READER_QUERIES, n), rng)
+        sets.append(("reader", readers, None, exact_top_k(vectors, readers, k)))
     exact = VectorIndex.from_arrays(ids, vectors, mode="exact")
     exact_ms = _time_queries(exact, vectors[own], own, k)
     info.update({f"exact_query_ms_{stat}": value for stat, value in exact_ms.items()})
@@ -162,10 +184,55 @@ def _tune_kind(
     info.update(best)
     info["recall"] = info.pop("recall_own")
     info["cross_recall"] = info.pop("recall_cross", None)
+    info["reader_recall"] = info.pop("recall_reader", None)
     info["file_bytes"] = path.stat().st_size
+    if n >= EXACT_BELOW:
+        info["prefilter"] = _tune_prefilter(folder, kind, vectors, sets, own, k, target)
     info["tuning_seconds"] = time.perf_counter() - started
     info["queries"] = len(own)
     return info
+
+
+def _tune_prefilter(
+    folder: Path, kind: str, vectors: np.ndarray, sets: list, own: np.ndarray, k: int, target: float
+) -> dict:
+    """For each projection, the fewest candidates (doubling) whose recall reaches the target on every query set;
+    keeps the quickest and saves its files. Candidates past a quarter of the rows would cost about a scan."""
+    n, dim = vectors.shape
+    ids = np.arange(n, dtype=np.int64)
+    trials: list[dict] = []
+    best: dict | None = None
+    for divisor in PREFILTER_DIVISORS:
+        basis, projected = Prefilter.fit(vectors, max(1, dim // divisor))
+        candidates = 25 * k
+        while candidates * 4 <= n:
+            prefilter = Prefilter(basis, projected, candidates)
+            index = VectorIndex.from_arrays(ids, vectors, mode="projected", tuned_k=k, prefilter=prefilter)
+            recalls = {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
+            trial = {"dims": basis.shape[1], "candidates": candidates, **recalls}
+            trials.append(trial)
+            if min(recalls.values()) >= target:
+                trial["query_ms_median"] = _time_queries(index, vectors[own], own, k)["median"]
+                if best is None or trial["query_ms_median"] < best["trial"]["query_ms_median"]:
+                    best = {"trial": trial, "prefilter": prefilter}
+                break
+            candidates *= 2
+    for name in prefilter_files(kind):
+        (folder / name).unlink(missing_ok=True)
+    if best is None:
+        return {"query_ms_median": None, "trials": trials}
+    best["prefilter"].save(folder, kind)
+    return {**best["trial"], "trials": trials}
+
+
+def reader_queries(vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Queries as `recommend` makes them for a reader who liked 1-5 books: their mean vector, normalised."""
+    queries = np.empty((count, vectors.shape[1]), dtype=np.float32)
+    for i in range(count):
+        liked = rng.choice(len(vectors), size=min(int(rng.integers(1, 6)), len(vectors)), replace=False)
+        mean = vectors[np.sort(liked)].mean(axis=0)
+        queries[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return queries
 
 
 def _initial_trees(n: int) -> int:

@@ -5,11 +5,15 @@ without HTTP. The catalogue's side comes from this process's snapshot of it (rec
 that holds every book involved, else from the database.
 
 A recommended book is a BookResult, made only here; the API answers `to_json()` of it.
-Raises embeddings.serving.NoActiveVersion / UnknownId as the serving layer does.
+Raises embeddings.serving.NoActiveVersion / UnknownId as the serving layer does. Inside `memory_only()` (the WSGI
+fast path, which runs outside Django's request cycle and so must not open database connections) any answer that
+would need the database raises NeedsDatabase instead.
 """
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -22,6 +26,27 @@ from recommender.catalogue.snapshot import holder
 
 SHARED_LINKS_SHOWN = 5
 MAX_READER_IDS = 50  # liked + disliked books a reader may name (API and "For me")
+
+_memory_only: ContextVar[bool] = ContextVar("memory_only", default=False)
+
+
+class NeedsDatabase(RuntimeError):
+    """The answer needs the database (the snapshot is not ready or lacks a book), which memory_only() rules out."""
+
+
+@contextlib.contextmanager
+def memory_only() -> Iterator[None]:
+    token = _memory_only.set(True)
+    try:
+        yield
+    finally:
+        _memory_only.reset(token)
+
+
+def _database() -> None:
+    """Called before each database fallback."""
+    if _memory_only.get():
+        raise NeedsDatabase
 
 
 def bar_percent(similarity: float) -> int:
@@ -98,6 +123,7 @@ def missing_books(ids: list[int]) -> list[int]:
     snapshot = holder.get(get_active(settings.ARTIFACTS_DIR))
     if snapshot is not None and snapshot.has_books(ids):
         return []
+    _database()
     return known_books(ids)[1]
 
 
@@ -106,6 +132,7 @@ def book_dict(book_id: int) -> dict | None:
     snapshot = holder.get(get_active(settings.ARTIFACTS_DIR))
     found = snapshot.book_dict(book_id) if snapshot is not None else None
     if found is None:
+        _database()
         book = Book.objects.filter(pk=book_id).first()
         found = book.to_dict() if book is not None else None
     return found
@@ -116,6 +143,7 @@ def link_dict(link_id: int) -> dict | None:
     snapshot = holder.get(get_active(settings.ARTIFACTS_DIR))
     found = snapshot.link_dict(link_id) if snapshot is not None else None
     if found is None:
+        _database()
         link = Link.objects.filter(pk=link_id).first()
         found = link.to_dict() if link is not None else None
     return found
@@ -155,6 +183,7 @@ def _book_results(
         explanations = snapshot.shared_links(ids, anchors, SHARED_LINKS_SHOWN)
         cards = {book_id: BookCard.from_dict(snapshot.book_dict(book_id)) for book_id in ids}
     else:
+        _database()
         books, _ = known_books(ids)
         explanations = shared_links(books, link_ids_of(anchor_books) if anchor_link is None else {anchor_link})
         cards = {book_id: BookCard.of(book) for book_id, book in books.items()}
@@ -198,6 +227,7 @@ def similar_links(link_id: int, k: int = 10) -> list[dict]:
     if snapshot is not None and snapshot.has_links(link_id for link_id, _ in found):
         links = {link_id: snapshot.link_dict(link_id) for link_id, _ in found}
     else:
+        _database()
         links = {link.pk: link.to_dict() for link in Link.objects.in_bulk([link_id for link_id, _ in found]).values()}
     return [{**links[i], "similarity": round(float(similarity), 4)} for i, similarity in found if i in links]
 

@@ -11,6 +11,7 @@
 | ARTIFACTS_DIR   | var/artifacts                              |
 | ANSWER_CACHE_SECONDS | 600 (0 turns the answer cache off)    |
 | CATALOGUE_SNAPSHOT_SECONDS | 600 (age of the in-memory catalogue; 0: off) |
+| API_FAST_PATH   | on (plain `similar`/`recommend` answered before Django) |
 | NUMBA_CACHE_DIR | var/numba (UMAP's compiled kernels, workers only) |
 | MAP_N_NEIGHBORS, MAP_MIN_DIST | 15, 0.1 (UMAP of the map)        |
 | RETRAIN_SCHEDULE | unset: off; a crontab or an interval (6h) |
@@ -69,6 +70,9 @@ ANSWER_CACHE_SECONDS = int(os.environ.get("ANSWER_CACHE_SECONDS", "600"))
 # How old each web process's in-memory copy of the catalogue (recommender/catalogue/snapshot.py) may get before it
 # is rebuilt: the bound on how long another process's catalogue edit stays unseen by uncached answers; 0: off.
 CATALOGUE_SNAPSHOT_SECONDS = int(os.environ.get("CATALOGUE_SNAPSHOT_SECONDS", "600"))
+# Plain `similar` and `recommend` requests answered from memory in front of Django, with Django's headers
+# (recommender/api/fast_path.py); off: every request goes through Django.
+API_FAST_PATH = env_bool("API_FAST_PATH", True)
 ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", VAR_DIR / "artifacts"))
 # What training reads the catalogue through (embeddings never imports recommender): () -> (books, pairs) frames.
 TRAINING_FRAMES_LOADER = "recommender.catalogue.frames.load_frames"

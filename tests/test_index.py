@@ -162,3 +162,27 @@ def test_forced_annoy_mode_is_recorded(tmp_path: Path) -> None:
     result = build_indexes(tmp_path, mode="annoy", sample_queries=100)
     assert result["book"]["mode"] == result["link"]["mode"] == "annoy"
     assert VectorIndex(tmp_path, "link").mode == "annoy"
+
+
+def test_a_prefilter_serves_structured_vectors_at_the_recall_target(tmp_path: Path) -> None:
+    """Vectors near a 12-dimensional subspace of 48 (as trained vectors of a catalogue of subjects are, more or
+    less): scanning their first principal axes finds candidates that hold the true top 10."""
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((6_000, 12)) @ rng.standard_normal((12, 48)) + 0.05 * rng.standard_normal((6_000, 48))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    write_kind(tmp_path, "book", vectors)
+    write_kind(tmp_path, "link", random_unit(500, 48, seed=3))
+    result = build_indexes(tmp_path, target_recall=0.99, k=10, seed=0, max_trees=10, sample_queries=200)
+    chosen = result["book"]["prefilter"]
+    assert chosen["dims"] in (12, 16, 24) and chosen["candidates"] * 4 <= len(vectors)
+    assert min(chosen["recall_own"], chosen["recall_cross"], chosen["recall_reader"]) >= 0.99
+    assert (tmp_path / "book_basis.npy").is_file() and (tmp_path / "book_projected.npy").is_file()
+    index = VectorIndex(tmp_path, "book", mode="projected")
+    assert index.prefilter is not None and index.prefilter.candidates == chosen["candidates"]
+    rows = np.random.default_rng(9).choice(len(vectors), 200, replace=False)
+    assert recall_at_10(index, vectors, rows) >= 0.99  # held-out rows
+    found = index.nearest_to_row(7, 10, exclude_rows=range(8, 20))
+    assert len(found) == 10 and not {r for r, _ in found} & {7, *range(8, 20)}
+    many = index.nearest_to_row(0, 5, exclude_rows=range(1, 5_990))  # more than the candidates: exact fallback
+    assert len(many) == 5 and {r for r, _ in many} <= set(range(5_990, 6_000))
+    assert result["link"]["mode"] == "exact" and "prefilter" not in result["link"]  # 500 rows: a scan

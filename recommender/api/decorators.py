@@ -8,6 +8,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 
 from embeddings.serving import TRAIN_COMMAND, NoActiveVersion, UnknownId
+from recommender.api.answers import UnknownBooks
 from recommender.api.params import BadRequest
 
 
@@ -26,6 +27,8 @@ def json_api(view: Callable) -> Callable:
             return error(str(exc), 400)
         except RequestDataTooBig:
             return error(f"the body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes", 400)
+        except UnknownBooks as exc:
+            return error(str(exc), 404, ids=exc.ids)
         except UnknownId as exc:
             return error(f"no vector in the active model for {exc.kind} ids {exc.ids}", 404, ids=exc.ids)
         except Http404 as exc:

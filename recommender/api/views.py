@@ -1,4 +1,5 @@
-"""The JSON API. Thin views: parameters in, recommender.recommendations and the catalogue out."""
+"""The JSON API. Thin views: parameters in, recommender.api.answers (shared with the WSGI fast path) and the catalogue
+out."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -7,20 +8,15 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from recommender import recommendations, widget
+from recommender.api import answers
 from recommender.api.caching import cached_per_version
 from recommender.api.decorators import allow, error, json_api
-from recommender.api.params import MAX_ID, BadRequest, id_list, int_param, parse_json_object
+from recommender.api.params import MAX_ID, BadRequest, int_param
 from recommender.catalogue.models import Book, Link
 from recommender.fold_ins import vector_state
 
-MAX_K = 100
 MAX_LIMIT = 50
 SCHEMA = Path(__file__).with_name("openapi.json")
-
-
-def as_json(results: list) -> list[dict]:
-    """Results as the API answers them: BookResult.to_json() (links are dicts already)."""
-    return [r.to_json() if isinstance(r, recommendations.BookResult) else r for r in results]
 
 
 def _get(model: type[Book] | type[Link], pk: int) -> Book | Link:
@@ -28,10 +24,6 @@ def _get(model: type[Book] | type[Link], pk: int) -> Book | Link:
     if found is None:
         raise Http404(f"no {model.__name__.lower()} with id {pk}")
     return found
-
-
-def _k(request: HttpRequest) -> int:
-    return int_param(request.GET.get("k"), "k", 10, 1, MAX_K)
 
 
 def _query(request: HttpRequest) -> str:
@@ -73,23 +65,14 @@ def search_links(request: HttpRequest) -> JsonResponse:
 
 
 def nearest_view(kind: str, describe: Callable[[int], dict | None], find: Callable) -> Callable:
-    """A GET view: a book or link (the one id in the URL) and what is nearest to it, cached per model version.
-
-    k is checked before the book or link is looked up, so a bad k is a 400 even for an unknown id.
-    """
+    """A GET view: a book or link (the one id in the URL) and what is nearest to it, cached per model version."""
 
     @allow("GET", "HEAD")
     @cached_per_version
     @json_api
     def view(request: HttpRequest, **url_ids: int) -> JsonResponse:
         (pk,) = url_ids.values()
-        k = _k(request)
-        described = describe(pk) if pk <= MAX_ID else None
-        if described is None:
-            raise Http404(f"no {kind} with id {pk}")
-        if kind == "book":
-            described["folded_in"] = recommendations.is_folded_in(pk)
-        return JsonResponse({kind: described, "results": as_json(find(pk, k))})
+        return JsonResponse(answers.nearest(kind, describe, find, pk, request.GET.get("k")))
 
     view.__name__ = view.__qualname__ = find.__name__
     return view
@@ -104,20 +87,7 @@ books_for_link = nearest_view("link", recommendations.link_dict, recommendations
 @allow("POST")
 @json_api
 def recommend(request: HttpRequest) -> JsonResponse:
-    data = parse_json_object(request.body, {"liked", "disliked", "k"})
-    liked = id_list(data.get("liked"), "liked", recommendations.MAX_READER_IDS)
-    disliked = id_list(data.get("disliked"), "disliked", recommendations.MAX_READER_IDS)
-    k = int_param(data.get("k"), "k", 10, 1, MAX_K)
-    if not liked and not disliked:
-        raise BadRequest("name at least one book in liked or disliked")
-    both = recommendations.both_liked_and_disliked(liked, disliked)
-    if both:
-        raise BadRequest(f"ids both liked and disliked: {both}")
-    missing = recommendations.missing_books(liked + disliked)
-    if missing:
-        return error(f"unknown book ids: {missing}", 404, ids=missing)
-    results = recommendations.recommend(liked, disliked, k)
-    return JsonResponse({"liked": liked, "disliked": disliked, "results": as_json(results)})
+    return JsonResponse(answers.recommend(request.body))
 
 
 @allow("GET", "HEAD")

@@ -75,17 +75,51 @@ class CatalogueSnapshot:
     def shared_links(
         self, book_ids: Iterable[int], anchor_links: set[int], limit: int
     ) -> dict[int, tuple[tuple[int, str], ...]]:
-        """As recommendations.shared_links: per book, up to `limit` anchor links it has, rarest first."""
-        found = {}
-        for book_id in book_ids:
-            named = []
-            for link_id in self.links_of(book_id):
-                link = self.links.get(link_id) if link_id in anchor_links else None
-                if link is not None:  # None also for a link added after the snapshot's read of links
-                    named.append((link[1], link[0], link_id))
-            if named:
-                found[book_id] = tuple((link_id, name) for _, name, link_id in sorted(named)[:limit])
-        return found
+        """As recommendations.shared_links: per book, up to `limit` anchor links it has, rarest first.
+
+        In numpy for all the books at once (a book of a subject shares tens of links with another): only the names
+        that can make the cut are decoded, and they are ordered as before, by (book count, name, id)."""
+        wanted = np.fromiter(book_ids, dtype=np.int64)
+        anchors = np.sort(np.fromiter(anchor_links, dtype=np.int64, count=len(anchor_links)))
+        at = _find(self.book_ids, wanted)
+        books, at = wanted[at >= 0], at[at >= 0]
+        if not len(anchors) or not len(at):
+            return {}
+        starts, lengths = self.links_start[at], self.links_stop[at] - self.links_start[at]
+        owner = np.repeat(np.arange(len(at)), lengths)  # the ragged slices of every book, gathered in one go
+        links = self.link_ids[np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())]
+        shared = _find(anchors, links) >= 0
+        owner, links = owner[shared], links[shared]
+        named = _find(self.links.ids, links)  # -1: a link added after the snapshot's read of links
+        owner, links, named = owner[named >= 0], links[named >= 0], named[named >= 0]
+        counts = self.links.counts[named]
+        # Per book, only links tied with its limit-th rarest or rarer can make the cut: found for all books at once.
+        order = np.lexsort((counts, owner))
+        owner, links, named, counts = owner[order], links[order], named[order], counts[order]
+        first = np.searchsorted(owner, np.arange(len(at)))
+        sizes = np.bincount(owner, minlength=len(at))
+        cut = np.full(len(at), np.iinfo(np.int64).max, dtype=np.int64)
+        full = sizes >= limit
+        cut[full] = counts[first[full] + limit - 1]
+        keep = counts <= cut[owner]
+        candidates: dict[int, list] = {}
+        for i, count, name_at, link_id in zip(
+            owner[keep].tolist(), counts[keep].tolist(), named[keep].tolist(), links[keep].tolist(), strict=True
+        ):
+            candidates.setdefault(i, []).append((count, self.links.name(name_at), link_id))
+        return {
+            int(books[i]): tuple((link_id, name) for _, name, link_id in sorted(named_links)[:limit])
+            for i, named_links in candidates.items()
+        }
+
+
+def _find(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's position in an ascending array, -1 where it is absent."""
+    if not len(sorted_values):
+        return np.full(len(values), -1, dtype=np.int64)
+    at = sorted_values.searchsorted(values)
+    np.minimum(at, len(sorted_values) - 1, out=at)
+    return np.where(sorted_values[at] == values, at, -1)
 
 
 @dataclass(frozen=True)
@@ -102,6 +136,9 @@ class NamedLinks:
         if at == len(self.ids) or self.ids[at] != link_id:
             return None
         return self.names[self.names_at[at] : self.names_at[at + 1]].decode(), int(self.counts[at])
+
+    def name(self, at: int) -> str:
+        return self.names[self.names_at[at] : self.names_at[at + 1]].decode()
 
     @classmethod
     def read(cls) -> "NamedLinks":
