@@ -163,6 +163,7 @@ def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
     Committed outside the tests' transactions, and deleted at the end of the module: modules using it must
     not also hold transactional tests, which would flush it.
     """
+    from django.db import connections
     from django.test import override_settings
 
     from embeddings.models import ModelVersion
@@ -171,6 +172,7 @@ def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
     shutil.copytree(trained_snapshot.artifacts, artifacts, symlinks=True, dirs_exist_ok=True)
     with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=artifacts):
         forget_cached_answers(trained_snapshot.version_id)  # an earlier module served the same version and ids
+        connections.close_all()  # as in trained_snapshot: not inside a transaction an earlier test left open
         for model, instances in trained_snapshot.rows.items():
             _restore_rows(model, instances)
         try:
