@@ -51,6 +51,20 @@ def artifacts_dir(settings, tmp_path) -> Path:
 
 
 @pytest.fixture
+def keep_test_connection():
+    """For tests that call a WSGI app directly: as django.test.Client does, a request must not close the test's
+    database connection."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
 def wikipedia_dir() -> Path:
     if not WIKIPEDIA.is_dir():
         pytest.fail(f"shared data missing: {WIKIPEDIA}")

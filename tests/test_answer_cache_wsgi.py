@@ -2,24 +2,12 @@
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import RequestFactory
 
 from recommender.api.caching import LocalAnswerCache, LocalLRU
 from recommender.catalogue.models import Book
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def keep_test_connection():
-    """As django.test.Client does: a request must not close the test's database connection."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keep_test_connection")]
 
 
 def call(app, path: str, **headers) -> tuple[str, dict, bytes]:

@@ -5,8 +5,7 @@ import json
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
@@ -15,19 +14,9 @@ from recommender.api.fast_path import FastPath
 from recommender.catalogue.models import Book
 from recommender.catalogue.snapshot import holder
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keep_test_connection")]
 
 ORIGIN = {"HTTP_ORIGIN": "https://other.example"}
-
-
-@pytest.fixture(autouse=True)
-def keep_test_connection():
-    """As django.test.Client does: a request must not close the test's database connection."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
 
 
 class Counting:

@@ -118,19 +118,29 @@ class LocalAnswerCache:
             status, headers, body = pickle.loads(hit)
             start_response(status, headers)
             return [body]
-        captured: dict = {}
-
-        def capture(status: str, headers: list, exc_info=None):
-            captured.update(status=status, headers=headers)
-            return start_response(status, headers, exc_info)
-
-        chunks = self.app(environ, capture)
-        try:
-            body = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()  # Django's request_finished: closes database connections
-        headers = captured.get("headers", [])
-        if captured.get("status", "").startswith("200") and not any(h.lower() == "set-cookie" for h, _ in headers):
-            self.store.set(key, pickle.dumps((captured["status"], headers, body)))
+        status, headers, body = whole_answer(self.app, environ, start_response)
+        if status.startswith("200") and not sets_cookie(headers):
+            self.store.set(key, pickle.dumps((status, headers, body)))
         return [body]
+
+
+def whole_answer(app: Callable, environ: dict, start_response: Callable) -> tuple[str, list, bytes]:
+    """Call a WSGI app, passing its start_response through, and return its status, headers and whole body."""
+    captured: dict = {}
+
+    def capture(status: str, headers: list, exc_info=None):
+        captured.update(status=status, headers=list(headers))
+        return start_response(status, headers, exc_info)
+
+    chunks = app(environ, capture)
+    try:
+        body = b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):
+            chunks.close()  # Django's request_finished: closes database connections
+    return captured.get("status", ""), captured.get("headers", []), body
+
+
+def sets_cookie(headers: list) -> bool:
+    """Whether an answer sets a cookie: such answers are per client, never replayed."""
+    return any(name.lower() == "set-cookie" for name, _ in headers)

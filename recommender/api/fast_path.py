@@ -34,6 +34,7 @@ from django.conf import settings
 from embeddings.serving import get_active
 from recommender import recommendations
 from recommender.api import answers
+from recommender.api.caching import sets_cookie, whole_answer
 
 logger = logging.getLogger(__name__)
 
@@ -180,23 +181,11 @@ class FastPath:
         self, environ: dict, start_response: Callable, key: tuple, version: str, expected: bytes, origin: str | None
     ) -> list[bytes]:
         """Let Django answer, and keep its headers once two answers of this shape agree with this path's bodies."""
-        seen: dict = {}
-
-        def capture(status: str, headers: list, exc_info=None):
-            seen.update(status=status, headers=list(headers))
-            return start_response(status, headers, exc_info)
-
-        chunks = self.app(environ, capture)
-        try:
-            body = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()  # Django's request_finished: closes database connections
-        status, headers = seen.get("status", ""), seen.get("headers", [])
+        status, headers, body = whole_answer(self.app, environ, start_response)
         usable = (
             status.startswith("200 ")
             and body == expected
-            and not any(name.lower() == "set-cookie" for name, _ in headers)
+            and not sets_cookie(headers)
             and not (origin and any(origin in value for _, value in headers))  # an echoed origin: per origin
         )
         with self._lock:
