@@ -199,6 +199,7 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
 
     artifacts = Path(options.artifacts or tempfile.mkdtemp(prefix="serve-load-"))
+    artifacts.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "DEBUG": "0",

@@ -68,6 +68,11 @@ class BookSpace:
     def id_of_row(self, row: int) -> int:
         return int(self.overlay.book_ids[row - self.n]) if row >= self.n else self.base.id_of_row(row)
 
+    def ids_of_rows(self, rows: list[int]) -> list[int]:
+        if all(row < self.n for row in rows):
+            return self.base.ids_of_rows(rows)
+        return [self.id_of_row(row) for row in rows]
+
     def is_folded(self, row: int) -> bool:
         return row >= self.n
 

@@ -230,6 +230,9 @@ class VectorIndex:
     def id_of_row(self, row: int) -> int:
         return int(self.ids[row])
 
+    def ids_of_rows(self, rows: list[int]) -> list[int]:
+        return self.ids[rows].tolist() if rows else []
+
     def vector(self, row: int) -> np.ndarray:
         return np.asarray(self.vectors[row], dtype=np.float32)
 

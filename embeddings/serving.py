@@ -195,7 +195,8 @@ def _rows(index: VectorIndex | BookSpace, kind: str, catalogue_ids: Sequence[int
 
 
 def _to_ids(index: VectorIndex | BookSpace, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    return [(index.id_of_row(row), similarity) for row, similarity in found]
+    ids = index.ids_of_rows([row for row, _ in found])
+    return [(book_id, similarity) for book_id, (_, similarity) in zip(ids, found, strict=True)]
 
 
 class ActiveModel:

@@ -47,8 +47,9 @@ class SimilarTable:
     """A version's table, memory-mapped (shared by every process on the host)."""
 
     def __init__(self, rows: np.ndarray, scores: np.ndarray) -> None:
-        self.rows = rows
-        self.scores = scores
+        # plain ndarray views of the maps: slicing a np.memmap costs a Python-level __array_finalize__ per slice
+        self.rows = np.asarray(rows)
+        self.scores = np.asarray(scores)
 
     @classmethod
     def open(cls, folder: Path) -> "SimilarTable | None":
@@ -65,6 +66,6 @@ class SimilarTable:
         """The first k (row, score) of the row's answer; None when the table cannot say (k beyond its width)."""
         if k > self.width or not 0 <= row < len(self.rows):
             return None
-        found = np.asarray(self.rows[row, :k])
+        found = self.rows[row, :k]
         kept = found >= 0
-        return list(zip(found[kept].tolist(), np.asarray(self.scores[row, :k])[kept].tolist(), strict=True))
+        return list(zip(found[kept].tolist(), self.scores[row, :k][kept].tolist(), strict=True))

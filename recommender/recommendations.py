@@ -178,10 +178,14 @@ def _book_results(
     """
     ids = [book_id for book_id, _ in found]
     snapshot = holder.get(version)
-    if snapshot is not None and snapshot.has_books(ids) and snapshot.has_books(anchor_books):
-        anchors = snapshot.links_of_books(anchor_books) if anchor_link is None else {anchor_link}
+    described = snapshot.book_dicts(ids) if snapshot is not None and snapshot.has_books(anchor_books) else None
+    if described is not None:
+        if anchor_link is None:
+            anchors = snapshot.links_of_books(anchor_books)
+        else:
+            anchors = snapshot.link_ranks_of([anchor_link])
         explanations = snapshot.shared_links(ids, anchors, SHARED_LINKS_SHOWN)
-        cards = {book_id: BookCard.from_dict(snapshot.book_dict(book_id)) for book_id in ids}
+        cards = {book["id"]: BookCard.from_dict(book) for book in described}
     else:
         _database()
         books, _ = known_books(ids)

@@ -5,11 +5,10 @@ the same messages; failures are exceptions (BadRequest, Http404, UnknownBooks, a
 views' json_api decorator turns into JSON errors and the fast path turns into "let Django answer".
 """
 
-import json
 from collections.abc import Callable
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404
+import orjson
+from django.http import Http404, HttpResponse
 
 from recommender import recommendations
 from recommender.api.params import MAX_ID, BadRequest, id_list, int_param, parse_json_object
@@ -26,8 +25,14 @@ class UnknownBooks(LookupError):
 
 
 def encode(answer: dict) -> bytes:
-    """The bytes JsonResponse(answer) sends."""
-    return json.dumps(answer, cls=DjangoJSONEncoder).encode()
+    """An answer's JSON: orjson, several times faster than the json module on these lists of books (an uncached
+    answer's budget is a fraction of a millisecond), and null for a NaN where json would write invalid JSON."""
+    return orjson.dumps(answer)
+
+
+def response(answer: dict) -> HttpResponse:
+    """What the views send: the bytes of encode(), which the WSGI fast path sends too."""
+    return HttpResponse(encode(answer), content_type="application/json")
 
 
 def as_json(results: list) -> list[dict]:

@@ -72,7 +72,7 @@ def nearest_view(kind: str, describe: Callable[[int], dict | None], find: Callab
     @json_api
     def view(request: HttpRequest, **url_ids: int) -> JsonResponse:
         (pk,) = url_ids.values()
-        return JsonResponse(answers.nearest(kind, describe, find, pk, request.GET.get("k")))
+        return answers.response(answers.nearest(kind, describe, find, pk, request.GET.get("k")))
 
     view.__name__ = view.__qualname__ = find.__name__
     return view
@@ -87,7 +87,7 @@ books_for_link = nearest_view("link", recommendations.link_dict, recommendations
 @allow("POST")
 @json_api
 def recommend(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(answers.recommend(request.body))
+    return answers.response(answers.recommend(request.body))
 
 
 @allow("GET", "HEAD")

@@ -15,7 +15,6 @@ as before, so a snapshot can only be stale, never incomplete. CATALOGUE_SNAPSHOT
 
 import contextlib
 import ctypes
-import json
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 from django.conf import settings
 from django.db import connections
 
@@ -33,17 +33,18 @@ RETRY_AFTER = 5.0  # seconds before a failed build (database down) is tried agai
 
 @dataclass(frozen=True)
 class CatalogueSnapshot:
-    """Every book's to_dict() as JSON and link ids, every link's name and book count.
+    """Every book's to_dict() as JSON and links, every link's name and book count.
 
     Books live in a few flat arrays rather than 37,020 dicts and tuples: a third of the memory, and large
-    allocations that leave no fragmented heap behind when the snapshot is replaced."""
+    allocations that leave no fragmented heap behind when the snapshot is replaced. A book's links are held as
+    their ranks (NamedLinks.rank), ascending: the order in which shared links are shown, rarest first."""
 
     book_ids: np.ndarray  # ascending
     described_at: np.ndarray  # book i's to_dict() JSON is described[described_at[i]:described_at[i + 1]]
     described: bytes
-    links_start: np.ndarray  # book i's link ids are link_ids[links_start[i]:links_stop[i]], ascending
+    links_start: np.ndarray  # book i's links are link_ranks[links_start[i]:links_stop[i]], ascending
     links_stop: np.ndarray
-    link_ids: np.ndarray
+    link_ranks: np.ndarray
     links: "NamedLinks"
     built_at: float
 
@@ -52,11 +53,20 @@ class CatalogueSnapshot:
         return at if at < len(self.book_ids) and self.book_ids[at] == book_id else None
 
     def has_books(self, book_ids: Iterable[int]) -> bool:
-        return all(self._position(book_id) is not None for book_id in book_ids)
+        wanted = np.fromiter(book_ids, dtype=np.int64)
+        return bool((_find(self.book_ids, wanted) >= 0).all())
 
     def book_dict(self, book_id: int) -> dict | None:
         at = self._position(book_id)
-        return None if at is None else json.loads(self.described[self.described_at[at] : self.described_at[at + 1]])
+        return None if at is None else orjson.loads(self.described[self.described_at[at] : self.described_at[at + 1]])
+
+    def book_dicts(self, book_ids: list[int]) -> list[dict] | None:
+        """The books' to_dict() in the order given, found in one pass; None unless the snapshot holds them all."""
+        at = _find(self.book_ids, np.asarray(book_ids, dtype=np.int64))
+        if (at < 0).any():
+            return None
+        described, starts, stops = self.described, self.described_at[at].tolist(), self.described_at[at + 1].tolist()
+        return [orjson.loads(described[start:stop]) for start, stop in zip(starts, stops, strict=True)]
 
     def link_dict(self, link_id: int) -> dict | None:
         found = self.links.get(link_id)
@@ -65,52 +75,44 @@ class CatalogueSnapshot:
     def has_links(self, link_ids: Iterable[int]) -> bool:
         return all(self.links.get(link_id) is not None for link_id in link_ids)
 
-    def links_of(self, book_id: int) -> list[int]:
-        at = self._position(book_id)
-        return [] if at is None else self.link_ids[self.links_start[at] : self.links_stop[at]].tolist()
+    def links_of_books(self, book_ids: Iterable[int]) -> np.ndarray:
+        """The links of these books as ranks, ascending, each once (what shared_links takes as anchors)."""
+        at = _find(self.book_ids, np.fromiter(book_ids, dtype=np.int64))
+        slices = [self.link_ranks[self.links_start[i] : self.links_stop[i]] for i in at[at >= 0].tolist()]
+        if len(slices) == 1:
+            return slices[0]  # one book's ranks are ascending and distinct already
+        return np.unique(np.concatenate(slices)) if slices else np.empty(0, dtype=self.link_ranks.dtype)
 
-    def links_of_books(self, book_ids: Iterable[int]) -> set[int]:
-        return {link_id for book_id in book_ids for link_id in self.links_of(book_id)}
+    def link_ranks_of(self, link_ids: Iterable[int]) -> np.ndarray:
+        """The ranks of these links, ascending; links the snapshot does not know are left out."""
+        at = _find(self.links.ids, np.fromiter(link_ids, dtype=np.int64))
+        return np.unique(self.links.rank[at[at >= 0]])
 
     def shared_links(
-        self, book_ids: Iterable[int], anchor_links: set[int], limit: int
+        self, book_ids: Iterable[int], anchor_ranks: np.ndarray, limit: int
     ) -> dict[int, tuple[tuple[int, str], ...]]:
-        """As recommendations.shared_links: per book, up to `limit` anchor links it has, rarest first.
+        """As recommendations.shared_links: per book, up to `limit` of the anchor links (ranks, ascending, from
+        links_of_books or link_ranks_of) it has, rarest first.
 
-        In numpy for all the books at once (a book of a subject shares tens of links with another): only the names
-        that can make the cut are decoded, and they are ordered as before, by (book count, name, id)."""
+        In numpy for all the books at once: every book's ranks are gathered in one go, in (book, rank) order, so
+        the first `limit` shared ranks of each book are its answer and only their names are decoded."""
         wanted = np.fromiter(book_ids, dtype=np.int64)
-        anchors = np.sort(np.fromiter(anchor_links, dtype=np.int64, count=len(anchor_links)))
         at = _find(self.book_ids, wanted)
         books, at = wanted[at >= 0], at[at >= 0]
-        if not len(anchors) or not len(at):
+        if not len(anchor_ranks) or not len(at):
             return {}
         starts, lengths = self.links_start[at], self.links_stop[at] - self.links_start[at]
         owner = np.repeat(np.arange(len(at)), lengths)  # the ragged slices of every book, gathered in one go
-        links = self.link_ids[np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())]
-        shared = _find(anchors, links) >= 0
-        owner, links = owner[shared], links[shared]
-        named = _find(self.links.ids, links)  # -1: a link added after the snapshot's read of links
-        owner, links, named = owner[named >= 0], links[named >= 0], named[named >= 0]
-        counts = self.links.counts[named]
-        # Per book, only links tied with its limit-th rarest or rarer can make the cut: found for all books at once.
-        order = np.lexsort((counts, owner))
-        owner, links, named, counts = owner[order], links[order], named[order], counts[order]
+        ranks = self.link_ranks[np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())]
+        shared = _find(anchor_ranks, ranks) >= 0
+        owner, ranks = owner[shared], ranks[shared]
         first = np.searchsorted(owner, np.arange(len(at)))
-        sizes = np.bincount(owner, minlength=len(at))
-        cut = np.full(len(at), np.iinfo(np.int64).max, dtype=np.int64)
-        full = sizes >= limit
-        cut[full] = counts[first[full] + limit - 1]
-        keep = counts <= cut[owner]
-        candidates: dict[int, list] = {}
-        for i, count, name_at, link_id in zip(
-            owner[keep].tolist(), counts[keep].tolist(), named[keep].tolist(), links[keep].tolist(), strict=True
-        ):
-            candidates.setdefault(i, []).append((count, self.links.name(name_at), link_id))
-        return {
-            int(books[i]): tuple((link_id, name) for _, name, link_id in sorted(named_links)[:limit])
-            for i, named_links in candidates.items()
-        }
+        keep = np.arange(len(owner)) - first[owner] < limit
+        owner, named = owner[keep].tolist(), self.links.by_rank[ranks[keep]]
+        found: dict[int, list[tuple[int, str]]] = {}
+        for i, link_id, name_at in zip(owner, self.links.ids[named].tolist(), named.tolist(), strict=True):
+            found.setdefault(i, []).append((link_id, self.links.name(name_at)))
+        return {int(books[i]): tuple(shared) for i, shared in found.items()}
 
 
 def _find(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -130,6 +132,8 @@ class NamedLinks:
     counts: np.ndarray
     names_at: np.ndarray  # link i's name is names[names_at[i]:names_at[i + 1]], UTF-8
     names: bytes
+    rank: np.ndarray  # link i's place when all are ordered by (book count, name, id): shared links' order
+    by_rank: np.ndarray  # the link (its position i) of each rank
 
     def get(self, link_id: int) -> tuple[str, int] | None:
         at = int(self.ids.searchsorted(link_id))
@@ -151,11 +155,17 @@ class NamedLinks:
             counts.append(count)
             names.append(encoded)
             ends.append(ends[-1] + len(encoded))
+        # UTF-8 bytes sort as their code points do, so this is the order of (count, name, id) as Python compares them
+        ordered = sorted(range(len(ids)), key=lambda i: (counts[i], names[i], ids[i]))
+        rank = np.empty(len(ids), dtype=np.int32)
+        rank[ordered] = np.arange(len(ids), dtype=np.int32)
         return cls(
             ids=np.array(ids, dtype=np.int64),
             counts=np.array(counts, dtype=np.int64),
             names_at=np.array(ends, dtype=np.int64),
             names=b"".join(names),
+            rank=rank,
+            by_rank=np.array(ordered, dtype=np.int32),
         )
 
 
@@ -167,12 +177,18 @@ def build() -> CatalogueSnapshot:
     columns = ["id", "title", "author", "genre", "country", "language", "publisher", "pages", "published"]
     books = Book.objects.only(*columns, "cover_url", "infobox", "average_rating", "source").order_by("pk")
     for book in books.iterator(2000):
-        encoded = json.dumps(book.to_dict()).encode()  # the model's own method, so both paths answer the same
+        encoded = orjson.dumps(book.to_dict())  # the model's own method, so both paths answer the same
         ids.append(book.pk)
         parts.append(encoded)
         ends.append(ends[-1] + len(encoded))
     book_ids = np.array(ids, dtype=np.int64)
     pairs = _book_link_pairs(BookLink.objects.count())
+    links = NamedLinks.read()
+    named = _find(links.ids, pairs[:, 1])
+    pairs = pairs[named >= 0]  # a link added after the read of links: it has no name to show
+    ranks = links.rank[named[named >= 0]]
+    order = np.lexsort((ranks, pairs[:, 0]))  # by book, then rank
+    pairs, ranks = pairs[order], ranks[order]
     snapshot = CatalogueSnapshot(
         book_ids=book_ids,
         described_at=np.array(ends, dtype=np.int64),
@@ -180,11 +196,11 @@ def build() -> CatalogueSnapshot:
         # pairs are sorted by book: a book's links lie between where its id would be inserted left and right
         links_start=pairs[:, 0].searchsorted(book_ids, side="left"),
         links_stop=pairs[:, 0].searchsorted(book_ids, side="right"),
-        link_ids=pairs[:, 1].astype(np.int32),
-        links=NamedLinks.read(),
+        link_ranks=ranks,
+        links=links,
         built_at=time.monotonic(),
     )
-    del ids, parts, ends, pairs
+    del ids, parts, ends, pairs, named, ranks, order
     _return_freed_memory()
     return snapshot
 
