@@ -110,6 +110,7 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
     from embeddings.fold_in import FoldInModel
     from embeddings.hybrid import Blend, tfidf_matrix
     from embeddings.params import TrainParams
+    from embeddings.rare_links import RareLinks
     from embeddings.training import train
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -141,13 +142,21 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
     resolved = params.resolved(reduced.n_pairs)
     fold_params = {**resolved.to_dict(), **reduced.summary()}
     counts = np.bincount(reduced.pairs[:, 1], minlength=reduced.n_links)
-    model = FoldInModel(reduced.link_ids, reduced_model.link_vectors, counts, reduced_model.output_layer, fold_params)
+    model = FoldInModel(
+        reduced.link_ids,
+        reduced_model.link_vectors,
+        counts,
+        reduced_model.output_layer,
+        fold_params,
+        rare_links=RareLinks(reduced.rare_pairs),
+        book_vectors=reduced_model.book_vectors,
+    )
     vectors = np.zeros((full.n_books, full_model.book_vectors.shape[1]), dtype=np.float32)
     valid = np.zeros(full.n_books, dtype=bool)
     base_rows = np.searchsorted(full.book_ids, reduced.book_ids)
     vectors[base_rows], valid[base_rows] = reduced_model.book_vectors, True
-    fold_seconds, unknown, without = [], 0, 0
-    folded_rows, folded_links = [], []
+    fold_seconds, unknown, without, rare_used = [], 0, 0, 0
+    folded_rows, folded_links, folded_known = [], [], []
     full_counts = np.bincount(train_pairs[:, 1], minlength=full.n_links)
     lost = {"links": 0, "shared": 0, "author_links": 0}  # links of hidden books the reduced version lacks
     for row in hidden_rows:
@@ -155,6 +164,7 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         result = model.fold(full.link_ids[own_rows], int(full.book_ids[row]))
         fold_seconds.append(result.seconds)
         unknown += len(result.unknown_link_ids)
+        rare_used += len(result.rare_link_ids)
         missing = own_rows[~np.isin(full.link_ids[own_rows], reduced.link_ids)]
         lost["links"] += len(missing)
         lost["shared"] += int((full_counts[missing] >= 2).sum())  # another book uses it: evidence fold-in loses
@@ -164,7 +174,8 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
             continue
         vectors[row], valid[row] = result.vector, True
         folded_rows.append(row)
-        folded_links.append(result.link_rows)
+        folded_links.append(result.tfidf_columns)  # its known links, then its rare ones
+        folded_known.append(result.link_rows)
 
     queries = hidden_rows[valid[hidden_rows]]
     # Diagnostic: the same books folded into the full model's frozen links (every link of theirs known, the other
@@ -180,6 +191,13 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
     into_full = np.array(full_model.book_vectors, dtype=np.float32)
     for row in queries:
         into_full[row] = full_fold.fold(full.link_ids[train_pairs[train_pairs[:, 0] == row, 1]], int(row)).vector
+    # Ablation: the same books folded from the reduced version's own links only, its rare links (RareLinks) unused.
+    without_rare = np.array(vectors)
+    plain = FoldInModel(reduced.link_ids, reduced_model.link_vectors, counts, reduced_model.output_layer, fold_params)
+    for row in queries:
+        folded = plain.fold(full.link_ids[train_pairs[train_pairs[:, 0] == row, 1]], int(full.book_ids[row]))
+        if folded.vector is not None:
+            without_rare[row] = folded.vector
     tfidf = TfidfScorer(train_pairs, full.n_books, full.n_links)
     tfidf_vectors = tfidf.tfidf
     embedding = {
@@ -187,6 +205,7 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         "full training": book_scores(nearest(full_model.book_vectors, queries, valid), queries, full),
     }
     diagnostic = book_scores(nearest(into_full, queries, valid), queries, full)
+    ablation = book_scores(nearest(without_rare, queries, valid), queries, full)
     tfidf_scores = np.asarray((tfidf_vectors[queries] @ tfidf_vectors.T).todense())
     tfidf_scores[:, ~valid] = -np.inf
     tfidf_scores[np.arange(len(queries)), queries] = -np.inf
@@ -202,6 +221,7 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         reduced_model.book_vectors,
         tfidf_matrix(reduced.pairs, n_reduced, reduced.n_links),
         groups=BookGroups.from_labels(reduced.book_authors, reduced.book_series, n_reduced),
+        rare=RareLinks(reduced.rare_pairs),
     )
     indptr = np.concatenate([[0], np.cumsum([len(x) for x in folded_links])]).astype(np.int64)
     served_folded = base_blend.with_overlay(
@@ -230,10 +250,16 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         "TF-IDF + series/author": book_scores(served_nearest(tfidf_groups, queries, identity), queries, full),
     }
 
-    rare_columns = served_with_rare_links(
-        reduced, kept, full, train_pairs, folded_rows, vectors, query_rows, to_full, base_blend.groups
+    # Ablation: served as without the rare links (vectors folded from known links only, no rare TF-IDF columns).
+    plain_served = base_blend.with_overlay(
+        StackedRows(reduced_model.book_vectors, without_rare[folded_rows]),
+        np.concatenate([[0], np.cumsum([len(x) for x in folded_known])]).astype(np.int64),
+        np.concatenate(folded_known).astype(np.int32),
+        np.zeros(0, dtype=np.int64),
+        [str(a) for a in full.book_authors[folded_rows]],
+        [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None,
     )
-    rare_scores = book_scores(rare_columns, queries, full)
+    served_ablation = book_scores(served_nearest(plain_served, query_rows, to_full), queries, full)
 
     # held-out link AUC, on links both vocabularies know
     reduced_row = {int(i): r for r, i in enumerate(reduced.link_ids)}
@@ -275,39 +301,10 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         "output_layers": {"reduced": reduced_model.output_layer, "full": full_model.output_layer},
         "tables": {"embedding (cosine)": embedding, "served (Blend.nearest, as `similar`)": served},
         "folded_into_full": diagnostic,
-        "served_with_rare_links": rare_scores,
+        "folded_without_rare_links": ablation,
+        "rare_links_used": rare_used,
+        "served_without_rare_links": served_ablation,
     }
-
-
-def served_with_rare_links(
-    reduced, kept, full, train_pairs, folded_rows, vectors, query_rows, to_full, groups
-) -> np.ndarray:
-    """Diagnostic: the served answers of the folded books had the reduced version kept the links it drops as rare
-    (under min_link_count) as TF-IDF columns, for its books and theirs; no vectors for them (training has none)."""
-    from embeddings.book_space import StackedRows
-    from embeddings.hybrid import Blend, tfidf_matrix
-
-    used = kept[kept["book_id"].isin(reduced.book_ids)][["book_id", "link_id"]].drop_duplicates()
-    pairs = used.to_numpy(dtype=np.int64)
-    vocabulary = np.concatenate([reduced.link_ids, np.setdiff1d(np.unique(pairs[:, 1]), reduced.link_ids)])
-    column = {int(link): j for j, link in enumerate(vocabulary)}
-    coded = np.stack([np.searchsorted(reduced.book_ids, pairs[:, 0]), [column[int(x)] for x in pairs[:, 1]]], axis=1)
-    reduced_vectors = vectors[np.searchsorted(full.book_ids, reduced.book_ids)]  # the reduced model's rows
-    blend = Blend(reduced_vectors, tfidf_matrix(coded, reduced.n_books, len(vocabulary)), groups=groups)
-    links = []
-    for row in folded_rows:
-        own = full.link_ids[train_pairs[train_pairs[:, 0] == row, 1]]
-        links.append(np.sort(np.array([column[int(x)] for x in own if int(x) in column], dtype=np.int32)))
-    indptr = np.concatenate([[0], np.cumsum([len(x) for x in links])]).astype(np.int64)
-    served = blend.with_overlay(
-        StackedRows(reduced_vectors, vectors[folded_rows]),
-        indptr,
-        np.concatenate(links).astype(np.int32),
-        np.zeros(0, dtype=np.int64),
-        [str(a) for a in full.book_authors[folded_rows]],
-        [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None,
-    )
-    return served_nearest(served, query_rows, to_full)
 
 
 def _author_links(full, train_pairs: np.ndarray, row: int, missing: np.ndarray) -> int:
@@ -342,8 +339,12 @@ def print_quality(result: dict) -> list[tuple[str, bool]]:
         f"{listed(result['folded_into_full'])}"
     )
     print(
-        f"diagnostic, served: had the reduced version kept its rare links as TF-IDF columns: "
-        f"{listed(result['served_with_rare_links'])}"
+        f"ablation, embedding: folded without the reduced version's rare links ({result['rare_links_used']} used "
+        f"through their books): {listed(result['folded_without_rare_links'])}"
+    )
+    print(
+        f"ablation, served: folded without the rare links, and no rare TF-IDF columns: "
+        f"{listed(result['served_without_rare_links'])}"
     )
     checks = []
     for title, methods in result["tables"].items():

@@ -61,6 +61,9 @@ class TrainingData:
     book_authors: np.ndarray  # object array of normalised author names, '' unknown
     min_link_count: int = 1
     book_series: np.ndarray | None = None  # object array of normalised series names, '' none (None: not known)
+    # (book row, catalogue link id) of the links dropped as used by fewer than min_link_count books (fold-in uses
+    # them: embeddings/fold_in.RareLinks); None when not known
+    rare_pairs: np.ndarray | None = None
 
     @property
     def n_books(self) -> int:
@@ -84,6 +87,7 @@ class TrainingData:
             book_authors=self.book_authors,
             min_link_count=self.min_link_count,
             book_series=self.book_series,
+            rare_pairs=self.rare_pairs,
         )
 
     def summary(self) -> dict[str, int]:
@@ -108,8 +112,11 @@ def build_training_data(books: pd.DataFrame, pairs: pd.DataFrame, min_link_count
 
     link_values, link_counts = np.unique(edges[:, 1], return_counts=True)
     link_ids = link_values[link_counts >= min_link_count]
-    edges = edges[np.isin(edges[:, 1], link_ids)]
+    kept = np.isin(edges[:, 1], link_ids)
+    rare, edges = edges[~kept], edges[kept]
     book_ids = np.unique(edges[:, 0])
+    rare = rare[np.isin(rare[:, 0], book_ids)]  # of the books that stay
+    rare_pairs = np.stack([np.searchsorted(book_ids, rare[:, 0]), rare[:, 1]], axis=1).astype(np.int64)
 
     book_rows = np.searchsorted(book_ids, edges[:, 0])
     link_rows = np.searchsorted(link_ids, edges[:, 1])
@@ -130,6 +137,7 @@ def build_training_data(books: pd.DataFrame, pairs: pd.DataFrame, min_link_count
         book_authors=authors,
         min_link_count=int(min_link_count),
         book_series=series,
+        rare_pairs=rare_pairs,
     )
 
 

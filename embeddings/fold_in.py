@@ -24,12 +24,14 @@ Never imports TensorFlow: web processes may import this module (they never call 
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
+
+from embeddings.rare_links import RareLinks
 
 OUTPUT_LAYER_FILE = "output_layer.json"
 NEGATIVE_SAMPLES = 1024  # links drawn to estimate a book's negative term
@@ -50,19 +52,25 @@ class FoldResult:
     loss: float | None
     iterations: int
     seconds: float
+    # Of the unknown links, those the version dropped as rare (embeddings/rare_links.py), used through their books,
+    # and their TF-IDF columns in the served blend (after the version's links: n_links + their index there).
+    rare_link_ids: list[int] = field(default_factory=list)
+    rare_columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+
+    @property
+    def tfidf_columns(self) -> np.ndarray:
+        """The book's row of the served blend's TF-IDF matrix: its known links, then its rare ones."""
+        return np.concatenate([self.link_rows, self.rare_columns]).astype(np.int32)
 
 
-def _positive_weights(counts: np.ndarray, n_books: int, sampling: str, power: float) -> np.ndarray:
-    """Per-link weight of a positive pair relative to the average pair (batches.positive_pair_weights)."""
+def _pair_weights(counts: np.ndarray, n_books: int, sampling: str, power: float) -> np.ndarray:
+    """Per-link weight of a positive pair, unscaled (batches.positive_pair_weights)."""
     safe = np.maximum(counts, 1).astype(np.float64)
     if sampling == "power":
-        weights = safe ** -float(power)
-    elif sampling == "idf":
-        weights = np.log1p(n_books / safe)
-    else:
-        weights = np.ones_like(safe)
-    mean = float((counts * weights).sum() / max(1, counts.sum()))
-    return weights / mean if mean > 0 else weights
+        return safe ** -float(power)
+    if sampling == "idf":
+        return np.log1p(n_books / safe)
+    return np.ones_like(safe)
 
 
 class FoldInModel:
@@ -78,6 +86,8 @@ class FoldInModel:
         output_source: str = "saved",
         book_ids: np.ndarray | None = None,
         book_links: sp.csr_matrix | None = None,
+        rare_links: RareLinks | None = None,
+        book_vectors: np.ndarray | None = None,
     ) -> None:
         # The version's books and the link rows each was trained on (book_tfidf.npz's pattern): a book whose links
         # are still those needs no fold-in.
@@ -94,9 +104,13 @@ class FoldInModel:
         n_books = max(1, int(params.get("n_books", 1)))
         n_pairs = int(params.get("n_pairs", self.counts.sum()))
         self.negatives_per_book = float(params.get("negative_ratio", 3.0)) * n_pairs / n_books
-        self.positive_weights = _positive_weights(
-            self.counts, n_books, params.get("positive_sampling", "uniform"), params.get("positive_power", 0.25)
-        )
+        self.rare_links = rare_links if book_vectors is not None else None  # their vectors come from the books'
+        self.book_vectors = book_vectors
+        self._pair_weighting = (n_books, params.get("positive_sampling", "uniform"), params.get("positive_power", 0.25))
+        weights = _pair_weights(self.counts, *self._pair_weighting)
+        # relative to the average pair of the version
+        self._weight_scale = float((self.counts * weights).sum() / max(1, self.counts.sum())) or 1.0
+        self.positive_weights = weights / self._weight_scale
         used = self.counts > 0
         if params.get("negative_sampling", "uniform") == "popularity":
             drawn = np.where(
@@ -120,13 +134,18 @@ class FoldInModel:
         link_vectors = np.load(folder / "link_vectors.npy", mmap_mode="r")
         tfidf = sp.load_npz(folder / TFIDF_FILE).tocsr()
         counts = np.bincount(tfidf.indices, minlength=len(link_ids))
-        books = {"book_ids": np.load(folder / "book_ids.npy"), "book_links": tfidf}
+        book_vectors = np.load(folder / "book_vectors.npy", mmap_mode="r")
+        books = {
+            "book_ids": np.load(folder / "book_ids.npy"),
+            "book_links": tfidf,
+            "rare_links": RareLinks.open(folder),
+            "book_vectors": book_vectors,
+        }
         path = folder / OUTPUT_LAYER_FILE
         if path.is_file():
             return cls(link_ids, link_vectors, counts, json.loads(path.read_text()), params, **books)
         if params.get("mode", "classification") != "classification":
             return cls(link_ids, link_vectors, counts, {"mode": params["mode"]}, params, **books)
-        book_vectors = np.load(folder / "book_vectors.npy", mmap_mode="r")
         layer = estimate_output_layer(book_vectors, link_vectors, tfidf, params)
         return cls(link_ids, link_vectors, counts, layer, params, output_source="estimated", **books)
 
@@ -157,16 +176,28 @@ class FoldInModel:
         """One book's vector from its catalogue link ids (unknown ones are ignored and returned)."""
         started = time.perf_counter()
         rows, unknown = self.link_rows(link_ids)
-        if len(rows) == 0:
+        rare_ids, rare_at = self.rare_links.find(unknown) if self.rare_links is not None else ([], np.zeros(0, int))
+        rare_vectors = self.rare_links.vectors(rare_at, self.book_vectors) if len(rare_at) else np.zeros((0, self.dim))
+        rare_counts = self.rare_links.counts()[rare_at] if len(rare_at) else np.zeros(0, dtype=np.int64)
+        n_positive = len(rows) + len(rare_ids)
+        if n_positive == 0:
             return FoldResult(None, rows, unknown, None, 0, time.perf_counter() - started)
         negatives = self._negatives(rows, np.random.default_rng([self.seed, int(book_id) & 0x7FFFFFFF]))
-        matrix = np.asarray(self.link_vectors[np.concatenate([rows, negatives])], dtype=np.float64)
+        matrix = np.concatenate(
+            [
+                np.asarray(self.link_vectors[rows], dtype=np.float64).reshape(-1, self.dim),
+                rare_vectors,
+                np.asarray(self.link_vectors[negatives], dtype=np.float64).reshape(-1, self.dim),
+            ]
+        )
         positive = np.zeros(len(matrix), dtype=bool)
-        positive[: len(rows)] = True
+        positive[:n_positive] = True
         weights = np.empty(len(matrix))
         weights[: len(rows)] = self.positive_weights[rows]
-        weights[len(rows) :] = self.negatives_per_book / max(1, len(negatives))
-        start = weights[: len(rows)] @ matrix[: len(rows)]
+        # with the new book, one more book uses each rare link than the version has
+        weights[len(rows) : n_positive] = _pair_weights(rare_counts + 1, *self._pair_weighting) / self._weight_scale
+        weights[n_positive:] = self.negatives_per_book / max(1, len(negatives))
+        start = weights[:n_positive] @ matrix[:n_positive]
         if not np.linalg.norm(start) > 0:
             start = matrix[0]
         vector, loss, iterations = self._minimise(start / np.linalg.norm(start), matrix, positive, weights)
@@ -177,6 +208,8 @@ class FoldInModel:
             loss if math.isfinite(loss) else None,
             iterations,
             time.perf_counter() - started,
+            rare_ids,
+            (len(self.link_ids) + rare_at).astype(np.int32),
         )
 
     def _minimise(

@@ -88,7 +88,8 @@ def fold_books(book_ids: Iterable[int]) -> list[FoldIn]:
     A book that no longer exists is taken out of the overlay (its row deleted). One whose links are exactly those
     the version was trained on needs no fold-in (status "trained", out of the overlay). One with no link the
     version knows gets no vector ("no_known_links"). Every other book is folded; links the version does not know
-    are ignored and listed (unknown_link_ids). Raises FoldInUnavailable when no usable version is active.
+    are ignored and listed (unknown_link_ids), except those it dropped as rare that its books share, which are used
+    (embeddings/rare_links.py). Raises FoldInUnavailable when no usable version is active.
     """
     ids = sorted({int(i) for i in book_ids})
     root = Path(settings.ARTIFACTS_DIR)
@@ -120,10 +121,14 @@ def fold_books(book_ids: Iterable[int]) -> list[FoldIn]:
             states[book_id] = {**state, "status": FoldInStatus.NO_KNOWN_LINKS, "seconds": None}
             continue
         seconds = time.perf_counter() - started
+        # links dropped from the version as rare but shared with its books are used (embeddings/rare_links.py)
+        unknown = [i for i in unknown if i not in set(result.rare_link_ids)]
+        state["unknown_link_ids"] = unknown
         info = {"unknown_links": unknown, "n_links": len(rows), "folded_at": now.isoformat(), "loss": result.loss}
         author, series = labels.get(book_id, ("", ""))
         info |= {"author": normalise_author(author), "series": normalise_series(series)}  # as training codes them
-        folded[book_id] = (result.vector, result.link_rows, info)
+        info["rare_links"] = result.rare_link_ids
+        folded[book_id] = (result.vector, result.tfidf_columns, info)
         states[book_id] = {**state, "status": FoldInStatus.FOLDED, "seconds": seconds}
     overlay.change(root, version_id, model.dim, folded, removed)
     FoldIn.objects.filter(book_id__in=[i for i in ids if i not in links]).delete()

@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from embeddings.book_groups import BookGroups
+from embeddings.rare_links import RareLinks
 
 TFIDF_FILE = "book_tfidf.npz"
 CANDIDATES = 50
@@ -68,6 +69,8 @@ class Blend:
         groups: BookGroups | None = None,
         series_weight: float = SERIES_WEIGHT,
         author_weight: float = AUTHOR_WEIGHT,
+        rare: RareLinks | None = None,
+        rare_folder: Path | None = None,
     ) -> None:
         if tfidf.shape[0] != len(book_vectors):
             raise ValueError(f"TF-IDF rows {tfidf.shape[0]} != book vectors {len(book_vectors)}")
@@ -85,6 +88,11 @@ class Blend:
         # shadow (a trained book whose links were edited), which are never candidates.
         self.extra_tfidf: sp.csr_matrix | None = None
         self.hidden = np.zeros(0, dtype=np.int64)
+        # The links the version dropped as rare, as TF-IDF columns after its own for folded books' rows only
+        # (embeddings/rare_links.py): read from the folder when an overlay first uses one.
+        self.rare_folder = rare_folder
+        self.rare = rare
+        self._row_norms: np.ndarray | None = None
 
     def idf(self) -> np.ndarray:
         """Each link's idf, recovered from the matrix (tfidf_matrix's formula over its book counts)."""
@@ -110,8 +118,18 @@ class Blend:
         if self.groups is not None:
             blend.groups = self.groups.extended(authors or [""] * m, series or [""] * m)
         blend.vectors = vectors
-        weights = self.idf()[link_rows]
-        extra = sp.csr_matrix((weights, link_rows, link_indptr), shape=(m, self.tfidf.shape[1]), dtype=np.float32)
+        link_rows = np.asarray(link_rows)
+        idf = self.idf()
+        if len(link_rows) and int(link_rows.max()) >= len(idf):  # rare links' columns (FoldResult.tfidf_columns)
+            if blend.rare is None and self.rare_folder is not None:
+                blend.rare = RareLinks.open(self.rare_folder)
+            if blend.rare is not None:
+                counts = blend.rare.counts().astype(np.float64)
+                rare_idf = (np.log((1.0 + self.tfidf.shape[0]) / (1.0 + counts)) + 1.0).astype(np.float32)
+                idf = np.concatenate([idf, rare_idf])
+            link_indptr, link_rows = _drop_columns(link_indptr, link_rows, len(idf))  # a file gone: known links only
+        weights = idf[link_rows]
+        extra = sp.csr_matrix((weights, link_rows, link_indptr), shape=(m, len(idf)), dtype=np.float32)
         norms = np.sqrt(np.asarray(extra.multiply(extra).sum(axis=1)).ravel())
         blend.extra_tfidf = (sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ extra).tocsr()
         blend.hidden = np.asarray(hidden, dtype=np.int64)
@@ -122,18 +140,35 @@ class Blend:
         path = Path(folder) / TFIDF_FILE
         if not path.is_file():
             return None
-        return cls(book_vectors, sp.load_npz(path), groups=BookGroups.open(folder))
+        return cls(book_vectors, sp.load_npz(path), groups=BookGroups.open(folder), rare_folder=Path(folder))
 
     def tfidf_scores(self, row: int) -> np.ndarray:
-        n = self.tfidf.shape[0]
+        n, n_links = self.tfidf.shape
         matrix, at = (self.tfidf, row) if row < n else (self.extra_tfidf, row - n)
         start, stop = matrix.indptr[at], matrix.indptr[at + 1]
         links, weights = matrix.indices[start:stop], matrix.data[start:stop]
-        scores = np.asarray(self.tfidf_t[links].T @ weights).ravel()
+        known = links < n_links
+        scores = np.asarray(self.tfidf_t[links[known]].T @ weights[known]).ravel()
+        if not known.all():
+            scores += self._rare_scores(links[~known] - n_links, weights[~known])
         if self.extra_tfidf is None:
             return scores
-        query = sp.csr_matrix((weights, links, [0, len(links)]), shape=(1, self.tfidf.shape[1]))
+        query = sp.csr_matrix((weights, links, [0, len(links)]), shape=(1, self.extra_tfidf.shape[1]))
         return np.concatenate([scores, np.asarray((self.extra_tfidf @ query.T).todense()).ravel()])
+
+    def _rare_scores(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """A folded book's rare links against the version's books that use them. Their rows are not renormalised
+        with the rare columns (their own answers stay as trained): each rare entry is scaled like their others."""
+        n = self.tfidf.shape[0]
+        if self._row_norms is None:
+            self._row_norms = _row_norms(self.tfidf, self.idf())
+        counts = self.rare.counts().astype(np.float64)
+        rare_idf = np.log((1.0 + n) / (1.0 + counts)) + 1.0
+        scores = np.zeros(n, dtype=np.float64)
+        for j, weight in zip(columns.tolist(), weights.tolist(), strict=True):
+            rows = self.rare.books_of(j)
+            scores[rows] += weight * rare_idf[j] / self._row_norms[rows]
+        return scores.astype(np.float32)
 
     def nearest(self, row: int, k: int, embedding_rows: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The k best other books of `row` as (row, blended score), best first.
@@ -164,6 +199,24 @@ class Blend:
             score /= 1.0 + self.series_weight + self.author_weight
         order = np.lexsort((rows, -score))[:k]  # ties: lower row first, so the result is deterministic
         return [(int(rows[i]), float(score[i])) for i in order]
+
+
+def _row_norms(tfidf: sp.csr_matrix, idf: np.ndarray) -> np.ndarray:
+    """Each row's norm before tfidf_matrix normalised it (idf / stored weight of any of its entries); inf when
+    the row is empty, so that it scores 0."""
+    norms = np.full(tfidf.shape[0], np.inf)
+    filled = np.diff(tfidf.indptr) > 0
+    first = tfidf.indptr[:-1][filled]
+    norms[filled] = idf[tfidf.indices[first]] / tfidf.data[first]
+    return norms
+
+
+def _drop_columns(indptr: np.ndarray, columns: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR rows without their columns past `width`."""
+    owner = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    keep = columns < width
+    counts = np.bincount(owner[keep], minlength=len(indptr) - 1)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), columns[keep]
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

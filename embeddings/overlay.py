@@ -7,7 +7,8 @@ overlay.npz holds
     book_ids      int64 (m,)         catalogue ids of the folded books, ascending
     vectors       float32 (m, dim)   their unit vectors
     link_indptr   int64 (m + 1,)     CSR-style: book i's known links are link_rows[link_indptr[i]:link_indptr[i+1]]
-    link_rows     int32              rows of the version's link table (the served blend's TF-IDF row of the book)
+    link_rows     int32              the served blend's TF-IDF columns of the book: rows of the version's link
+                                     table, then n_links + j for its rare link j (embeddings/rare_links.py)
     info          str (JSON)         {"generation": n, "version": id, "books": {"<id>": {unknown_links, ...}}}
                                      each book's info holds its normalised "author" and "series" (the served
                                      ranking's groups, embeddings/book_groups.py)

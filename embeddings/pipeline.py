@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import similar_table
+from embeddings import rare_links, similar_table
 from embeddings.book_groups import BookGroups
 from embeddings.dataset import TrainingData
 from embeddings.evaluation import evaluate, holdout_split
@@ -74,6 +74,8 @@ def run(
     BookGroups.from_labels(data.book_authors, data.book_series, data.n_books).save(out_dir)  # its series and authors
     np.save(out_dir / "link_ids.npy", data.link_ids.astype(np.int64))
     write_json(out_dir / OUTPUT_LAYER_FILE, final.output_layer)  # fold-in scores new books with it
+    if data.rare_pairs is not None:
+        rare_links.save(out_dir, data.rare_pairs)  # and uses the links dropped as rare through their books
     write_json(out_dir / "params.json", {**params.to_dict(), **data.summary()})
     write_json(out_dir / "history.json", {"evaluation": evaluation.history, "final": final.history})
     if on_progress is not None:

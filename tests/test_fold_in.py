@@ -7,15 +7,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.test import Client
 
-from embeddings import folding, integrity, overlay, versions
+from embeddings import folding, integrity, overlay, rare_links, versions
 from embeddings.book_groups import BookGroups
 from embeddings.dataset import TrainingData, build_training_data
 from embeddings.fold_in import OUTPUT_LAYER_FILE, FoldInModel
 from embeddings.hybrid import save_tfidf
 from embeddings.models import FoldIn, FoldInStatus, ModelVersion
+from embeddings.rare_links import RareLinks
 from embeddings.search import normalise_rows
 from embeddings.serving import ActiveModel, LoadedVersion
 from recommender.catalogue.frames import load_frames
@@ -25,10 +27,17 @@ from tests.helpers import ROOT, clustered_data, test_database_url, wait_for
 
 
 def publish_version(
-    root: Path, data: TrainingData, version_id: str, dim: int = 16, seed: int = 0, groups: bool = False
+    root: Path,
+    data: TrainingData,
+    version_id: str,
+    dim: int = 16,
+    seed: int = 0,
+    groups: bool = False,
+    rare_pairs: np.ndarray | None = None,
 ) -> Path:
     """A version as training would publish it, without TensorFlow: random link vectors, each book at the mean of
-    its links, an output layer that separates them, with its books' series and authors when `groups`. Activated."""
+    its links, an output layer that separates them, with its books' series and authors when `groups` and the
+    links it dropped as rare when `rare_pairs`. Activated."""
     rng = np.random.default_rng(seed)
     links = normalise_rows(rng.normal(size=(data.n_links, dim)))
     books = np.zeros((data.n_books, dim), dtype=np.float32)
@@ -41,6 +50,8 @@ def publish_version(
     save_tfidf(staging, data.pairs, data.n_books, data.n_links)
     if groups:
         BookGroups.from_labels(data.book_authors, data.book_series, data.n_books).save(staging)
+    if rare_pairs is not None:
+        rare_links.save(staging, rare_pairs)
     params = {"negative_ratio": 3.0, "negative_sampling": "popularity", "popularity_power": 0.25}
     params |= {"positive_sampling": "power", "positive_power": 0.25, "seed": 1, "mode": "classification"}
     versions.write_json(staging / "params.json", {**params, **data.summary()})
@@ -59,7 +70,7 @@ def fold_into(
     root: Path, version_id: str, model: FoldInModel, book_id: int, link_ids: list[int], info: dict | None = None
 ) -> None:
     result = model.fold(link_ids, book_id)
-    overlay.change(root, version_id, model.dim, {book_id: (result.vector, result.link_rows, info or {})}, set())
+    overlay.change(root, version_id, model.dim, {book_id: (result.vector, result.tfidf_columns, info or {})}, set())
 
 
 # --- the optimiser and the overlay, on synthetic data --------------------------------------------------------
@@ -80,6 +91,62 @@ def test_fold_in_places_a_book_among_its_group_and_lists_unknown_links(tmp_path)
     # the optimum: the gradient along the sphere vanishes, and the loss is below the starting point's
     assert result.iterations > 0 and result.loss is not None
     assert model.fold([999_999], 5001).vector is None  # nothing known: no vector
+
+
+def test_the_links_dropped_as_rare_are_kept_with_the_books_that_stay():
+    books = pd.DataFrame({"id": [1, 2, 3, 4], "title": list("abcd"), "author": "", "genre": ""})
+    # links 10, 11 used by 3 books; 20 by books 1 and 2; 30 by book 3 only; 40 by book 4 only (which has no other)
+    pairs = pd.DataFrame(
+        [(1, 10), (2, 10), (3, 10), (1, 11), (2, 11), (3, 11), (1, 20), (2, 20), (3, 30), (4, 40)],
+        columns=["book_id", "link_id"],
+    )
+    data = build_training_data(books, pairs, min_link_count=3)
+    assert data.book_ids.tolist() == [1, 2, 3] and data.link_ids.tolist() == [10, 11]
+    assert sorted(map(tuple, data.rare_pairs.tolist())) == [(0, 20), (1, 20), (2, 30)]  # book 4 left the version
+    assert data.with_pairs(data.pairs[:2]).rare_pairs is data.rare_pairs
+
+
+def test_a_rare_link_pulls_a_folded_book_towards_the_books_that_share_it(tmp_path):
+    """A link too rare for the version, shared with one trained book of the other group, is still evidence: the
+    folded book comes out nearer that book than from its known links alone, and the link is reported as used."""
+    data = clustered_data()
+    folder = publish_version(tmp_path, data, "v1")
+    plain = FoldInModel.open(folder)
+    assert plain.rare_links is None  # a version without rare_links.npy folds as before
+    books = np.load(folder / "book_vectors.npy")
+    sibling = 30  # of the second group; the new book's known links are the first group's
+    with_rare = FoldInModel.open(folder)
+    with_rare.rare_links = RareLinks(np.array([[sibling, 777_001]]))
+    links = [*links_of(data, 3), 777_001, 999_999]
+    before, after = plain.fold(links, 5000), with_rare.fold(links, 5000)
+    assert before.rare_link_ids == [] and after.rare_link_ids == [777_001]
+    assert after.unknown_link_ids == before.unknown_link_ids == [777_001, 999_999]  # no vector for either
+    assert float(books[sibling] @ after.vector) > float(books[sibling] @ before.vector) + 0.05
+    assert np.array_equal(after.vector, with_rare.fold(links, 5000).vector)  # still seeded
+    only_rare = with_rare.fold([777_001], 5001)  # no known link, but a rare one: a vector by its sibling
+    assert only_rare.vector is not None and int(np.argmax(books @ only_rare.vector)) == sibling
+
+
+def test_a_folded_books_rare_link_is_served_through_the_books_that_share_it(tmp_path):
+    data = clustered_data()
+    sibling = 30  # of the second group; the folded books' known links are the first group's
+    folder = publish_version(tmp_path, data, "v1", rare_pairs=np.array([[sibling, 777_001]]))
+    model = FoldInModel.open(folder)
+    fold_into(tmp_path, "v1", model, 5000, [*links_of(data, 3), 777_001])
+    fold_into(tmp_path, "v1", model, 5001, links_of(data, 3))  # the same book without the rare link
+    version = ActiveModel(tmp_path, check_interval=0).require()
+    with_rare = version.blend.tfidf_scores(version.space.row_of_id(5000))
+    without = version.blend.tfidf_scores(version.space.row_of_id(5001))
+    assert with_rare[sibling] > 0 == without[sibling]  # the rare link's TF-IDF column, shared with its book
+    others = np.arange(data.n_books) != sibling  # a row with one more link weighs its others a little less
+    assert (with_rare[: data.n_books][others] <= without[: data.n_books][others] + 1e-6).all()
+    trained = LoadedVersion.open(folder)  # trained books' own TF-IDF scores do not change with the overlay
+    assert np.allclose(version.blend.tfidf_scores(3)[: data.n_books], trained.blend.tfidf_scores(3))
+
+    def rank(book_id: int) -> int:
+        return [book for book, _ in version.similar_books(book_id, 40)].index(100 + sibling)
+
+    assert rank(5000) < rank(5001)
 
 
 def test_loss_gradient_matches_finite_differences(tmp_path):

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from embeddings.book_groups import BookGroups
 from embeddings.evaluation import TfidfScorer, nearest_books
+from embeddings.fold_in import FoldInModel
 from embeddings.hybrid import Blend, ServedScorer, tfidf_matrix
 from embeddings.serving import get_active
 from recommender import recommendations
@@ -105,6 +106,17 @@ def test_a_version_keeps_its_groups_and_serves_them(trained_catalogue):
     siblings = {version.books.id_of_row(int(r)) for r in np.flatnonzero(groups.series_codes == code) if r != row}
     served = [book for book, _ in version.similar_books(version.books.id_of_row(row), len(siblings))]
     assert set(served) == siblings
+
+
+def test_a_version_keeps_the_links_it_dropped_as_rare_for_fold_in(trained_catalogue):
+    version = get_active(settings.ARTIFACTS_DIR)
+    rare = FoldInModel.open(version.folder).rare_links
+    assert rare is not None and len(rare.link_ids) > 0
+    link_ids = np.load(version.folder / "link_ids.npy")
+    assert not np.isin(rare.link_ids, link_ids).any()  # none of them has a vector
+    min_count = json.loads((version.folder / "params.json").read_text())["min_link_count"]
+    assert np.diff(rare.starts).max() < min_count  # each used by too few of the version's books
+    assert rare.book_rows.min() >= 0 and rare.book_rows.max() < len(version.books)
 
 
 @pytest.mark.django_db
