@@ -11,6 +11,7 @@
         book_groups.npz            each book's author and series codes, the served ranking's groups (book_groups.py)
         params.json                hyperparameters and catalogue counts
         output_layer.json          the trained Dense(1, sigmoid) after the cosine: kernel and bias (fold-in uses it)
+        rare_links.npy             (book row, link id) of the links dropped as rare, for fold-in (rare_links.py)
         history.json               training curve (per epoch)
         metrics.json               evaluation (embedding and baselines), index recall and timing
         books.ann, links.ann       Annoy indexes (angular) over the vector rows
