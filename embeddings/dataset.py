@@ -1,37 +1,16 @@
 """Training data for the link embeddings: integer-coded (book, link) pairs plus what evaluation needs.
 
-Pure numpy/pandas: no TensorFlow, no Django, so web processes and tests can import it cheaply.
+Pure numpy/pandas: no TensorFlow, no Django. Web processes do not import it (pandas alone costs them tens of MB):
+the label rules they need are in embeddings/labels.py.
 """
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-# A genre field is free text ("Fantasy, horror", "Crime / Mystery novel"): one book may have several genres.
-_GENRE_SEPARATORS = re.compile(r"[,;/]")
-_SPACES = re.compile(r"\s+")
-
-
-def normalise_genres(text: object) -> frozenset[str]:
-    """Genre rule used by every metric: lower-case, split on ',' (and ';', '/' which the data uses the same way),
-    strip spaces and dots from each part.
-
-    Two books share a genre when their sets intersect ("Fantasy, horror" matches "Horror").
-    """
-    if not isinstance(text, str) or not text.strip():
-        return frozenset()
-    parts = (_SPACES.sub(" ", part).strip(" .") for part in _GENRE_SEPARATORS.split(text.lower()))
-    return frozenset(part for part in parts if part)
-
-
-def normalise_author(text: object) -> str:
-    """Lower-case, single spaces; '' when unknown. Co-authored books keep the whole string."""
-    if not isinstance(text, str):
-        return ""
-    return _SPACES.sub(" ", text.lower()).strip()
+from embeddings.labels import normalise_author, normalise_genres, normalise_series
 
 
 def default_min_link_count(n_books: int) -> int:
@@ -45,11 +24,6 @@ def default_min_link_count(n_books: int) -> int:
     --min-counts 2 3 4. A count of 1 would only add links no other book shares.
     """
     return int(np.clip(np.ceil(n_books / 10_000), 2, 4))
-
-
-def normalise_series(text: object) -> str:
-    """Book.series is stored normalised (catalogue/series.py); this only guards case and spaces. '' when none."""
-    return text.strip().lower() if isinstance(text, str) else ""
 
 
 @dataclass

@@ -9,7 +9,7 @@ Link metrics, on the held-out pairs:
                    has in training excluded from the ranking; mean over books.
 Book metrics, on the 10 nearest other books:
   genre_precision@10  share of the 10 nearest books that share a genre with the query (genre sets from
-                      dataset.normalise_genres: comma-separated parts, lower-cased, a shared part is a match; a
+                      labels.normalise_genres: comma-separated parts, lower-cased, a shared part is a match; a
                       neighbour without a genre is a miss); mean over books that have a genre.
   author_recall@10    share of the query author's other books found among the 10 nearest; mean over books whose
                       (normalised, non-empty) author has >= 2 books.

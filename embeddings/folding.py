@@ -22,8 +22,8 @@ from django.utils.module_loading import import_string
 
 from embeddings import overlay, versions
 from embeddings.chunking import chunks
-from embeddings.dataset import normalise_author, normalise_series
 from embeddings.fold_in import FoldInModel, FoldInUnavailable
+from embeddings.labels import normalise_author, normalise_series
 from embeddings.models import FoldIn, FoldInStatus
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from embeddings.batches import BatchSampler, PairSet
-from embeddings.dataset import build_training_data, default_min_link_count, normalise_genres
+from embeddings.dataset import build_training_data, default_min_link_count
+from embeddings.labels import normalise_genres
 
 
 def random_pairs(n_books: int = 60, n_links: int = 40, n: int = 600, seed: int = 0) -> np.ndarray:

@@ -46,7 +46,8 @@ export = as_staff(views.download_projector, "/", version_id=version, kind="books
 b"".join(export.streaming_content)
 statuses += [export.status_code, client.get("/model-status/").status_code]
 heavy = sorted(
-    {name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "umap", "tf_keras", "numba", "pynndescent"}
+    {name.split(".")[0] for name in sys.modules}
+    & {"tensorflow", "keras", "umap", "tf_keras", "numba", "pynndescent", "pandas", "sklearn"}
 )
 print(json.dumps({"statuses": statuses, "heavy": heavy}))
 """
@@ -54,8 +55,8 @@ print(json.dumps({"statuses": statuses, "heavy": heavy}))
 
 def test_serving_requests_loads_no_tensorflow(trained_catalogue):
     # umap-learn, numba and TensorFlow are installed (workers use them): had a web module imported one, the
-    # subprocess below would list it.
-    assert all(importlib.util.find_spec(name) for name in ("umap", "numba", "pynndescent", "tensorflow"))
+    # subprocess below would list it. pandas and scikit-learn too (training and evaluation only: tens of MB each).
+    assert all(importlib.util.find_spec(name) for name in ("umap", "numba", "pynndescent", "tensorflow", "pandas"))
     book = Book.objects.get(title="Space Cadet").id
     other = Book.objects.get(title="Red Planet (novel)").id
     env = {
