@@ -24,7 +24,8 @@ evaluation scores as "served" (embeddings/evaluation.py) and what LoadedVersion.
 """
 
 import copy
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ class Blend:
     def __init__(
         self,
         book_vectors: np.ndarray,
-        tfidf: sp.csr_matrix,
+        tfidf: "sp.csr_matrix | Callable[[], sp.csr_matrix]",
         candidates: int = CANDIDATES,
         tfidf_weight: float = TFIDF_WEIGHT,
         groups: BookGroups | None = None,
@@ -72,11 +73,14 @@ class Blend:
         rare: RareLinks | None = None,
         rare_folder: Path | None = None,
     ) -> None:
-        if tfidf.shape[0] != len(book_vectors):
-            raise ValueError(f"TF-IDF rows {tfidf.shape[0]} != book vectors {len(book_vectors)}")
         self.vectors = book_vectors
-        self.tfidf = tfidf.tocsr()
-        self.tfidf_t = tfidf.T.tocsr()  # link x book: a query walks the posting lists of its own links only
+        # The matrix, or what reads it on first use: a web process answers plain `similar` from the version's
+        # table (similar_table.py) and needs it only for a longer k or an overlay; read, it costs about 12 MB a
+        # process on the full-scale catalogue (it and its transpose).
+        self._read_tfidf = tfidf if callable(tfidf) else None
+        self._tfidf: sp.csr_matrix | None = None if callable(tfidf) else self._checked(tfidf.tocsr())
+        self._tfidf_t: sp.csr_matrix | None = None
+        self._lock = threading.Lock()
         self.candidates = candidates
         self.weight = tfidf_weight
         if groups is not None and len(groups.author_codes) != len(book_vectors):
@@ -93,6 +97,29 @@ class Blend:
         self.rare_folder = rare_folder
         self.rare = rare
         self._row_norms: np.ndarray | None = None
+
+    @property
+    def tfidf(self) -> sp.csr_matrix:
+        if self._tfidf is None:
+            with self._lock:
+                if self._tfidf is None:
+                    self._tfidf = self._checked(self._read_tfidf().tocsr())
+        return self._tfidf
+
+    @property
+    def tfidf_t(self) -> sp.csr_matrix:
+        """Link x book: a query walks the posting lists of its own links only."""
+        if self._tfidf_t is None:
+            matrix = self.tfidf
+            with self._lock:
+                if self._tfidf_t is None:
+                    self._tfidf_t = matrix.T.tocsr()
+        return self._tfidf_t
+
+    def _checked(self, tfidf: sp.csr_matrix) -> sp.csr_matrix:
+        if tfidf.shape[0] != len(self.vectors):
+            raise ValueError(f"TF-IDF rows {tfidf.shape[0]} != book vectors {len(self.vectors)}")
+        return tfidf
 
     def idf(self) -> np.ndarray:
         """Each link's idf, recovered from the matrix (tfidf_matrix's formula over its book counts)."""
@@ -113,7 +140,9 @@ class Blend:
         A folded book's TF-IDF row is its known links weighted by the version's idf; the version's matrix, shared
         with this blend, is not copied. Its author and series (normalised; '' unknown) join the version's groups,
         so folded books get the same series and author terms as trained ones."""
+        _ = self.tfidf_t  # read before the copy, which then shares it
         blend = copy.copy(self)
+        blend._lock = threading.Lock()
         m = len(link_indptr) - 1
         if self.groups is not None:
             blend.groups = self.groups.extended(authors or [""] * m, series or [""] * m)
@@ -140,7 +169,11 @@ class Blend:
         path = Path(folder) / TFIDF_FILE
         if not path.is_file():
             return None
-        return cls(book_vectors, sp.load_npz(path), groups=BookGroups.open(folder), rare_folder=Path(folder))
+        with np.load(path) as stored:  # the row count only: the matrix is read on first use
+            rows = int(stored["shape"][0])
+        if rows != len(book_vectors):
+            raise ValueError(f"TF-IDF rows {rows} != book vectors {len(book_vectors)}")
+        return cls(book_vectors, lambda: sp.load_npz(path), groups=BookGroups.open(folder), rare_folder=Path(folder))
 
     def tfidf_scores(self, row: int) -> np.ndarray:
         n, n_links = self.tfidf.shape
