@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
@@ -134,6 +134,7 @@ class NamedLinks:
     names: bytes
     rank: np.ndarray  # link i's place when all are ordered by (book count, name, id): shared links' order
     by_rank: np.ndarray  # the link (its position i) of each rank
+    decoded: list[str | None] = field(default_factory=list)  # names as str, filled as they are shown
 
     def get(self, link_id: int) -> tuple[str, int] | None:
         at = int(self.ids.searchsorted(link_id))
@@ -142,7 +143,10 @@ class NamedLinks:
         return self.names[self.names_at[at] : self.names_at[at + 1]].decode(), int(self.counts[at])
 
     def name(self, at: int) -> str:
-        return self.names[self.names_at[at] : self.names_at[at + 1]].decode()
+        found = self.decoded[at]
+        if found is None:  # decoded once, when first shown: a str for every link at once would cost ~3 MB a process
+            found = self.decoded[at] = self.names[self.names_at[at] : self.names_at[at + 1]].decode()
+        return found
 
     @classmethod
     def read(cls) -> "NamedLinks":
@@ -166,6 +170,7 @@ class NamedLinks:
             names=b"".join(names),
             rank=rank,
             by_rank=np.array(ordered, dtype=np.int32),
+            decoded=[None] * len(ids),
         )
 
 
