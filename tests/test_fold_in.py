@@ -148,6 +148,15 @@ def test_a_folded_books_rare_link_is_served_through_the_books_that_share_it(tmp_
 
     assert rank(5000) < rank(5001)
 
+    # an overlay naming rare columns over a copy of the version without rare_links.npy: its known links only
+    other = tmp_path / "other"
+    publish_version(other, data, "v1")
+    folded = model.fold([*links_of(data, 3), 777_001], 5000)
+    overlay.change(other, "v1", model.dim, {5000: (folded.vector, folded.tfidf_columns, {})}, set())
+    version = ActiveModel(other, check_interval=0).require()
+    assert version.blend.tfidf_scores(version.space.row_of_id(5000))[sibling] == 0
+    assert len(version.similar_books(5000, 10)) == 10
+
 
 def test_loss_gradient_matches_finite_differences(tmp_path):
     data = clustered_data()
