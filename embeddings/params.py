@@ -39,7 +39,8 @@ class TrainParams:
     # no better than 0.899 (within the seeds' spread): ratio 2/4/5, 25/35/60/80 epochs, dim 128, lr 0.004/0.01,
     # batch 2048, positive power 0/0.5, final lr 2%/20%, negative power 0/0.75; dim 384 gave 0.901/0.905/0.907
     # (+0.001, within the spread, for 1.5x the memory of every served vector), min_link_count 3 0.908 (by dropping
-    # the two-book links, which are the authors' and series' shared links).
+    # the two-book links, which are the authors' and series' shared links). Also on seed 1 (2026-12-06): positive
+    # power 0.375 0.898, negative power 0.625 0.897, ratio 3.5 0.900.
     epochs: int | None = None
     dim: int = 256
     negative_ratio: float = 3.0
