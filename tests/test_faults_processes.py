@@ -5,17 +5,14 @@ heartbeat (recommender.workers.BEAT_EVERY) after its last heartbeat, as soon as 
 anyone opening /training/). The default S is 90 s; these tests use 6 s so that they are quick.
 """
 
-import csv
 import io
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +24,7 @@ from embeddings.models import ModelVersion, RunStatus, TrainingRun
 from recommender import workers
 from recommender.catalogue import importer
 from recommender.catalogue.models import Book, BookLink, Link
-from tests.helpers import GOODBOOKS, ROOT, test_database_url, wait_for
+from tests.helpers import ROOT, goodbooks_subset, test_database_url, wait_for
 
 STALE_SECONDS = 6
 SMALL = {"epochs": 2, "dim": 8, "batch_positives": 512, "seed": 7, "draw_map": False}
@@ -158,32 +155,6 @@ def test_two_retraining_requests_at_once_start_one_run(artifacts_dir):
 
 def catalogue_counts() -> tuple[int, int, int]:
     return Book.objects.count(), Link.objects.count(), BookLink.objects.count()
-
-
-def goodbooks_subset(folder: Path, n_books: int) -> Path:
-    """The first n_books of goodbooks' books.csv with their rows of book_tags.csv (and all of tags.csv), in the
-    same format: the import of a few batches, not of all 10,000 books, three times over."""
-    folder.mkdir()
-    kept: set[str] = set()
-
-    def copy_rows(name: str, column: str, keep: Callable[[str], bool]) -> None:
-        with open(GOODBOOKS / name, newline="") as source, open(folder / name, "w", newline="") as out:
-            rows, writer = csv.reader(source), csv.writer(out)
-            header = next(rows)
-            writer.writerow(header)
-            at = header.index(column)
-            writer.writerows(row for row in rows if keep(row[at]))
-
-    def first_books(goodreads_id: str) -> bool:
-        if len(kept) == n_books:
-            return False
-        kept.add(goodreads_id)
-        return True
-
-    copy_rows("books.csv", "goodreads_book_id", first_books)
-    copy_rows("book_tags.csv", "goodreads_book_id", kept.__contains__)
-    shutil.copyfile(GOODBOOKS / "tags.csv", folder / "tags.csv")
-    return folder
 
 
 @pytest.mark.slow
