@@ -17,7 +17,7 @@ from tests.helpers import MAPPED_PARAMS, ROOT, WIKIPEDIA, forget_cached_answers,
 
 # Tests that use these fixtures start a worker or train a model first: marked slow, so `pytest -m "not slow"` is
 # the quick loop (test modules that train or drive a browser carry the mark themselves).
-SLOW_FIXTURES = {"celery_worker_process", "trained_catalogue", "trained_snapshot"}
+SLOW_FIXTURES = {"celery_worker_process", "trained_catalogue", "trained_snapshot", "trained_sample"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -250,3 +250,16 @@ def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
             yield ModelVersion.objects.get(version_id=trained_snapshot.version_id)
         finally:
             _delete_rows(_snapshot_models())
+
+
+@pytest.fixture
+def trained_sample(db, trained_snapshot, artifacts_dir):
+    """The sample with the session's trained version published and active in this test's artifacts_dir, its rows
+    restored inside the test (as sample_catalogue's): for tests that need a served version before they start, without
+    training one of their own."""
+    from embeddings.models import ModelVersion
+
+    shutil.copytree(trained_snapshot.artifacts, artifacts_dir, symlinks=True, dirs_exist_ok=True)
+    forget_cached_answers(trained_snapshot.version_id)  # an earlier test served the same version and ids
+    _restore_snapshot(trained_snapshot.rows)
+    return ModelVersion.objects.get(version_id=trained_snapshot.version_id)
