@@ -17,7 +17,7 @@ from tests.helpers import MAPPED_PARAMS, ROOT, WIKIPEDIA, forget_cached_answers,
 
 # Tests that use these fixtures start a worker or train a model first: marked slow, so `pytest -m "not slow"` is
 # the quick loop (test modules that train or drive a browser carry the mark themselves).
-SLOW_FIXTURES = {"celery_worker_process", "trained_catalogue", "trained_snapshot"}
+SLOW_FIXTURES = {"celery_worker_process", "trained_catalogue", "trained_snapshot", "trained_sample"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,10 +71,34 @@ def wikipedia_dir() -> Path:
     return WIKIPEDIA
 
 
+@pytest.fixture(scope="session")
+def sample_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[type, bytes | list]:
+    """The Wikipedia sample imported once per session (both partitions, with book_info.tsv merged), its rows kept
+    (see _dump_rows) and the tables emptied again: an import costs about 5 s, a restore of its rows about 1.5 s."""
+    from django.db import connections
+    from django.test import override_settings
+
+    if not WIKIPEDIA.is_dir():
+        pytest.fail(f"shared data missing: {WIKIPEDIA}")
+    # no active version there: the import queues no fold-ins (rows and messages these tables do not hold)
+    with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=tmp_path_factory.mktemp("no-version")):
+        connections.close_all()  # as in trained_snapshot: not inside a transaction an earlier test left open
+        call_command("import_books", str(WIKIPEDIA), stdout=io.StringIO(), stderr=io.StringIO())
+        rows = {model: _dump_rows(model) for model in _catalogue_models()}
+        _delete_rows(_catalogue_models())
+    return rows
+
+
 @pytest.fixture
-def sample_catalogue(db, wikipedia_dir):
-    """The Wikipedia sample imported (both partitions, with book_info.tsv merged)."""
-    call_command("import_books", str(wikipedia_dir), stdout=io.StringIO(), stderr=io.StringIO())
+def sample_catalogue(db, sample_snapshot):
+    """The Wikipedia sample imported (both partitions, with book_info.tsv merged): the session's import restored
+    into this test's database (rolled back or flushed after it, as the test's own writes are)."""
+    from recommender.api import caching
+    from recommender.catalogue.snapshot import holder
+
+    _restore_snapshot(sample_snapshot)
+    caching.local.clear()  # as an import's saves would: nothing this process built from an earlier catalogue
+    holder.forget()
 
 
 @pytest.fixture
@@ -112,13 +136,16 @@ class TrainedSnapshot:
     """The sample imported and one model trained on it, kept outside the database between modules."""
 
     artifacts: Path
-    rows: dict[type, list]  # model class -> its instances, in an order that satisfies foreign keys
+    # model class -> its rows, in an order that satisfies foreign keys: PostgreSQL's binary COPY of the table,
+    # else the instances
+    rows: dict[type, bytes | list]
     version_id: str
 
 
 @pytest.fixture(scope="session")
-def trained_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> TrainedSnapshot:
-    """Import and train once per session (with the map's projection, the slow part), then empty the tables again."""
+def trained_snapshot(sample_snapshot, django_db_setup, django_db_blocker, tmp_path_factory) -> TrainedSnapshot:
+    """Train once per session on the imported sample (with the map's projection, the slow part), then empty the
+    tables again."""
     from django.db import connections
     from django.test import override_settings
 
@@ -130,44 +157,75 @@ def trained_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> Tr
         # A fresh connection: one an earlier test left inside a transaction made the whole import one transaction,
         # whose deferred foreign-key checks then took 80-130 s at its COMMIT.
         connections.close_all()
-        call_command("import_books", str(WIKIPEDIA), stdout=io.StringIO(), stderr=io.StringIO())
+        _restore_snapshot(sample_snapshot)
         run = jobs.execute(jobs.start_training(MAPPED_PARAMS, enqueue=False).pk)
         assert run.status == RunStatus.SUCCEEDED, run.error
         version_id = run.version.version_id
-        rows = {model: list(model.objects.order_by("pk")) for model in _snapshot_models()}
-        _delete_snapshot_rows()
+        rows = {model: _dump_rows(model) for model in _snapshot_models()}
+        _delete_rows(_snapshot_models())
     return TrainedSnapshot(artifacts=artifacts, rows=rows, version_id=version_id)
+
+
+def _catalogue_models() -> list[type]:
+    from recommender.catalogue.models import Book, BookLink, Link
+
+    return [Book, Link, BookLink]
 
 
 def _snapshot_models() -> list[type]:
     from embeddings.models import ModelVersion, TrainingRun
-    from recommender.catalogue.models import Book, BookLink, Link
 
-    return [Book, Link, BookLink, TrainingRun, ModelVersion]
+    return [*_catalogue_models(), TrainingRun, ModelVersion]
 
 
-def _delete_snapshot_rows() -> None:
+def _delete_rows(models: list[type]) -> None:
     """TRUNCATE on PostgreSQL (the ORM's cascading delete of 100k rows takes tens of seconds), DELETE elsewhere."""
     from django.core.management.color import no_style
     from django.db import connection
 
-    tables = [model._meta.db_table for model in _snapshot_models()]
+    tables = [model._meta.db_table for model in models]
     connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables, allow_cascade=True))
 
 
-def _restore_rows(model: type, instances: list) -> None:
-    """Rows back with their ids: COPY on PostgreSQL, bulk_create elsewhere."""
+def _copy_statement(model: type, direction: str) -> str:
+    from django.db import connection
+
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in model._meta.concrete_fields)
+    return f"COPY {model._meta.db_table} ({columns}) {direction} (FORMAT BINARY)"
+
+
+def _dump_rows(model: type) -> bytes | list:
+    """A table's rows, kept to be restored by each module: PostgreSQL's binary COPY (restored in a fraction of a
+    second, where converting 100k instances field by field took about 3 s a module), else the instances."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(instances, batch_size=2000)
+        return list(model.objects.order_by("pk"))
+    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(model, "TO STDOUT")) as copy:
+        return b"".join(bytes(block) for block in copy)
+
+
+def _restore_snapshot(rows: dict[type, bytes | list]) -> None:
+    """Every table's rows back, then each id sequence past them (a `flush` since the import restarted them)."""
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    for model, kept in rows.items():
+        _restore_rows(model, kept)
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), list(rows)):
+            cursor.execute(statement)
+
+
+def _restore_rows(model: type, rows: bytes | list) -> None:
+    """Rows back with their ids: binary COPY on PostgreSQL, bulk_create elsewhere."""
+    from django.db import connection
+
+    if isinstance(rows, list):
+        model.objects.bulk_create(rows, batch_size=2000)
         return
-    fields = model._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    statement = f"COPY {model._meta.db_table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for instance in instances:
-            copy.write_row([field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields])
+    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(model, "FROM STDIN")) as copy:
+        copy.write(rows)
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +245,21 @@ def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock(), override_settings(ARTIFACTS_DIR=artifacts):
         forget_cached_answers(trained_snapshot.version_id)  # an earlier module served the same version and ids
         connections.close_all()  # as in trained_snapshot: not inside a transaction an earlier test left open
-        for model, instances in trained_snapshot.rows.items():
-            _restore_rows(model, instances)
+        _restore_snapshot(trained_snapshot.rows)
         try:
             yield ModelVersion.objects.get(version_id=trained_snapshot.version_id)
         finally:
-            _delete_snapshot_rows()
+            _delete_rows(_snapshot_models())
+
+
+@pytest.fixture
+def trained_sample(db, trained_snapshot, artifacts_dir):
+    """The sample with the session's trained version published and active in this test's artifacts_dir, its rows
+    restored inside the test (as sample_catalogue's): for tests that need a served version before they start, without
+    training one of their own."""
+    from embeddings.models import ModelVersion
+
+    shutil.copytree(trained_snapshot.artifacts, artifacts_dir, symlinks=True, dirs_exist_ok=True)
+    forget_cached_answers(trained_snapshot.version_id)  # an earlier test served the same version and ids
+    _restore_snapshot(trained_snapshot.rows)
+    return ModelVersion.objects.get(version_id=trained_snapshot.version_id)

@@ -3,7 +3,9 @@
 Test modules import from here (never from each other or from conftest, which holds only fixtures).
 """
 
+import csv
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,3 +117,29 @@ def on_own_connection(work: Callable, *args) -> object:
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def goodbooks_subset(folder: Path, n_books: int) -> Path:
+    """The first n_books of goodbooks' books.csv with their rows of book_tags.csv (and all of tags.csv), in the
+    same format: for tests of what an import does, not of the real files' counts, a fraction of the 10,000 books."""
+    folder.mkdir()
+    kept: set[str] = set()
+
+    def copy_rows(name: str, column: str, keep: Callable[[str], bool]) -> None:
+        with open(GOODBOOKS / name, newline="") as source, open(folder / name, "w", newline="") as out:
+            rows, writer = csv.reader(source), csv.writer(out)
+            header = next(rows)
+            writer.writerow(header)
+            at = header.index(column)
+            writer.writerows(row for row in rows if keep(row[at]))
+
+    def first_books(goodreads_id: str) -> bool:
+        if len(kept) == n_books:
+            return False
+        kept.add(goodreads_id)
+        return True
+
+    copy_rows("books.csv", "goodreads_book_id", first_books)
+    copy_rows("book_tags.csv", "goodreads_book_id", kept.__contains__)
+    shutil.copyfile(GOODBOOKS / "tags.csv", folder / "tags.csv")
+    return folder

@@ -22,8 +22,9 @@ from django.core.management import call_command
 from embeddings import jobs, versions
 from embeddings.models import ModelVersion, RunStatus, TrainingRun
 from recommender import workers
+from recommender.catalogue import importer
 from recommender.catalogue.models import Book, BookLink, Link
-from tests.helpers import GOODBOOKS, ROOT, test_database_url, wait_for
+from tests.helpers import ROOT, goodbooks_subset, test_database_url, wait_for
 
 STALE_SECONDS = 6
 SMALL = {"epochs": 2, "dim": 8, "batch_positives": 512, "seed": 7, "draw_map": False}
@@ -61,13 +62,12 @@ def healthz_ms(client, times: int = 5) -> tuple[float, dict]:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_run(client, sample_catalogue, artifacts_dir, settings, tmp_path):
+def test_worker_killed_mid_run(client, trained_sample, artifacts_dir, settings, tmp_path):
     from recommender.celery import app
 
     settings.TRAINING_STALE_SECONDS = STALE_SECONDS
-    good = jobs.execute(jobs.start_training(SMALL, enqueue=False).pk)
-    assert good.status == RunStatus.SUCCEEDED, good.error
     active = versions.active_version_id(artifacts_dir)
+    assert active == trained_sample.version_id
     published = versions.list_versions(artifacts_dir)
     book = Book.objects.get(title="Space Cadet").id
 
@@ -159,11 +159,15 @@ def catalogue_counts() -> tuple[int, int, int]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_import_killed_half_way_then_rerun_completes(tmp_path):
-    call_command("import_goodbooks", str(GOODBOOKS), stdout=io.StringIO(), stderr=io.StringIO())
+    # a batch and a half: the kill lands after the first batch's commit, before the second's
+    n_books = importer.BATCH_BOOKS * 3 // 2
+    source = goodbooks_subset(tmp_path / "goodbooks", n_books)
+    call_command("import_goodbooks", str(source), stdout=io.StringIO(), stderr=io.StringIO())
     complete = catalogue_counts()
+    assert complete[0] == n_books and complete[2] > 0
     call_command("flush", "--no-input", verbosity=0)
 
-    command = [sys.executable, "manage.py", "import_goodbooks", str(GOODBOOKS)]
+    command = [sys.executable, "manage.py", "import_goodbooks", str(source)]
     process = subprocess.Popen(command, cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: process.poll() is not None or Book.objects.exists(), 120, "the first batch", interval=0.05)
@@ -174,5 +178,5 @@ def test_import_killed_half_way_then_rerun_completes(tmp_path):
     assert partial != complete, "the import finished before it could be killed: nothing was tested"
 
     out = io.StringIO()
-    call_command("import_goodbooks", str(GOODBOOKS), stdout=out, stderr=io.StringIO())
+    call_command("import_goodbooks", str(source), stdout=out, stderr=io.StringIO())
     assert catalogue_counts() == complete
