@@ -1,4 +1,1 @@
-# Load the Celery app whenever Django starts so that @shared_task binds to it.
-from recommender.celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""The Django project and its web face. The Celery app is loaded when Django starts (apps.py)."""

@@ -5,7 +5,7 @@ import os
 import queue
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,13 +101,10 @@ def _parse_in_processes(
             }
             pending = set(futures)
             while pending:
-                try:
-                    index, position = progress_queue.get(timeout=0.2)
-                    bars[index].update(position - bars[index].n)
-                except queue.Empty:
-                    pass
-                for future in [f for f in pending if f.done()]:
-                    pending.discard(future)
+                # woken by a finished file at once (not at the next poll of the bars' queue)
+                done, pending = wait(pending, timeout=REPORT_SECONDS, return_when=FIRST_COMPLETED)
+                _drain(progress_queue, bars)
+                for future in done:
                     index = futures[future]
                     try:
                         results[index] = future.result()
@@ -117,6 +114,16 @@ def _parse_in_processes(
     finally:
         for bar in bars.values():
             bar.close()
+
+
+def _drain(progress_queue: "multiprocessing.Queue", bars: dict[int, tqdm]) -> None:
+    """Move the bars to the workers' latest reported positions."""
+    while True:
+        try:
+            index, position = progress_queue.get_nowait()
+        except queue.Empty:
+            return
+        bars[index].update(position - bars[index].n)
 
 
 def _stderr_is_terminal() -> bool:
