@@ -71,11 +71,9 @@ def parse_files(
         if i not in todo:
             results[i] = parse_file(source, out_dir)  # returns at once: skipped
     workers = max(1, min(processes, len(todo)))
-    # A decompression thread (libbz2 runs without the GIL) only when it has a core of its own: one process on an
-    # idle 2-core machine parsed the benchmark's 50,000 pages in 8.3-8.4 s with it against 9.2-9.5 s inline, but
-    # 10.8-10.9 s against 9.5-10.5 s held to one core, and on a loaded machine once 25 s against 14 s. With a
-    # process per core the processes use the cores.
-    thread = workers == 1 and len(_usable_cpus()) > 1
+    # No decompression thread: in one benchmarks/dump_parse.py run (50,000 pages, a noisy shared machine) one
+    # process took 25 s with it and 14 s inline (GIL hand-overs, most likely); streams.py keeps it as an option.
+    thread = False
     if workers == 1:
         for i in todo:
             with _bar(sources[i], 0, show) as bar:
@@ -126,13 +124,6 @@ def _drain(progress_queue: "multiprocessing.Queue", bars: dict[int, tqdm]) -> No
         except queue.Empty:
             return
         bars[index].update(position - bars[index].n)
-
-
-def _usable_cpus() -> set[int]:
-    try:
-        return os.sched_getaffinity(0)
-    except AttributeError:  # not Linux
-        return set(range(os.cpu_count() or 1))
 
 
 def _stderr_is_terminal() -> bool:
