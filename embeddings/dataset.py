@@ -36,7 +36,7 @@ class TrainingData:
     min_link_count: int = 1
     book_series: np.ndarray | None = None  # object array of normalised series names, '' none (None: not known)
     # (book row, catalogue link id) of the links dropped as used by fewer than min_link_count books (fold-in uses
-    # them: embeddings/fold_in.RareLinks); None when not known
+    # them: embeddings/rare_links.py); None when not known
     rare_pairs: np.ndarray | None = None
 
     @property

@@ -13,8 +13,10 @@ Weights follow what one book sees in an epoch of training (embeddings/batches.py
   expectation is estimated on NEGATIVE_SAMPLES links drawn from the same distribution (seeded by the book id, so
   a book folds to the same vector every time), never one of the book's own links.
 The loss is minimised on the unit sphere (gradient descent, Barzilai-Borwein steps) from the mean of the book's
-link vectors. A version trained before its output layer was saved (no output_layer.json) gets the layer re-fitted
-from its own vectors: a logistic regression of the cosines of its pairs against sampled non-pairs
+link vectors. A link the version dropped as rare (embeddings/rare_links.py) is a positive too, its vector the
+normalised mean of the vectors of the version's books that use it, weighted as a link of their count plus one.
+A version trained before its output layer was saved (no output_layer.json) gets the layer re-fitted from its own
+vectors: a logistic regression of the cosines of its pairs against sampled non-pairs
 (estimate_output_layer), reported as output_layer "estimated".
 
 Never imports TensorFlow: web processes may import this module (they never call fold(); a worker or
@@ -104,7 +106,7 @@ class FoldInModel:
         n_books = max(1, int(params.get("n_books", 1)))
         n_pairs = int(params.get("n_pairs", self.counts.sum()))
         self.negatives_per_book = float(params.get("negative_ratio", 3.0)) * n_pairs / n_books
-        self.rare_links = rare_links if book_vectors is not None else None  # their vectors come from the books'
+        self.rare_links = rare_links if book_vectors is not None else None  # rare links need the books' vectors
         self.book_vectors = book_vectors
         self._pair_weighting = (n_books, params.get("positive_sampling", "uniform"), params.get("positive_power", 0.25))
         weights = _pair_weights(self.counts, *self._pair_weighting)
@@ -173,7 +175,8 @@ class FoldInModel:
         return np.sort(rows[known]).astype(np.int32), [int(i) for i in ids[~known]]
 
     def fold(self, link_ids: list[int] | np.ndarray, book_id: int = 0) -> FoldResult:
-        """One book's vector from its catalogue link ids (unknown ones are ignored and returned)."""
+        """One book's vector from its catalogue link ids (unknown ones are returned; those the version dropped as
+        rare are used, and returned in rare_link_ids too)."""
         started = time.perf_counter()
         rows, unknown = self.link_rows(link_ids)
         rare_ids, rare_at = self.rare_links.find(unknown) if self.rare_links is not None else ([], np.zeros(0, int))
