@@ -77,14 +77,19 @@ def positive_pair_weights(pairs: np.ndarray, n_books: int, n_links: int, samplin
     """
     if sampling not in POSITIVE_SAMPLING:
         raise ValueError(f"positive_sampling must be one of {POSITIVE_SAMPLING}, not {sampling!r}")
-    counts = np.bincount(pairs[:, 1], minlength=n_links).astype(np.float64)[pairs[:, 1]]
-    if sampling == "uniform":
-        weights = np.ones(len(pairs))
-    elif sampling == "idf":
-        weights = np.log1p(n_books / counts)
-    else:
-        weights = np.power(counts, -float(power))
+    weights = link_weights(np.bincount(pairs[:, 1], minlength=n_links), n_books, sampling, power)[pairs[:, 1]]
     return weights / weights.sum()
+
+
+def link_weights(counts: np.ndarray, n_books: int, sampling: str, power: float) -> np.ndarray:
+    """The unscaled weight of a positive pair of a link used by `counts` books (0 counts as 1), by the rules of
+    positive_pair_weights; fold-in (embeddings/fold_in.py) weighs a new book's links with it."""
+    safe = np.maximum(np.asarray(counts), 1).astype(np.float64)
+    if sampling == "power":
+        return safe ** -float(power)
+    if sampling == "idf":
+        return np.log1p(n_books / safe)
+    return np.ones_like(safe)
 
 
 def systematic_draw(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:

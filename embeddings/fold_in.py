@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
+from embeddings.batches import link_weights
 from embeddings.rare_links import RareLinks
 
 OUTPUT_LAYER_FILE = "output_layer.json"
@@ -63,16 +64,6 @@ class FoldResult:
     def tfidf_columns(self) -> np.ndarray:
         """The book's row of the served blend's TF-IDF matrix: its known links, then its rare ones."""
         return np.concatenate([self.link_rows, self.rare_columns]).astype(np.int32)
-
-
-def _pair_weights(counts: np.ndarray, n_books: int, sampling: str, power: float) -> np.ndarray:
-    """Per-link weight of a positive pair, unscaled (batches.positive_pair_weights)."""
-    safe = np.maximum(counts, 1).astype(np.float64)
-    if sampling == "power":
-        return safe ** -float(power)
-    if sampling == "idf":
-        return np.log1p(n_books / safe)
-    return np.ones_like(safe)
 
 
 class FoldInModel:
@@ -109,7 +100,7 @@ class FoldInModel:
         self.rare_links = rare_links if book_vectors is not None else None  # rare links need the books' vectors
         self.book_vectors = book_vectors
         self._pair_weighting = (n_books, params.get("positive_sampling", "uniform"), params.get("positive_power", 0.25))
-        weights = _pair_weights(self.counts, *self._pair_weighting)
+        weights = link_weights(self.counts, *self._pair_weighting)
         # relative to the average pair of the version
         self._weight_scale = float((self.counts * weights).sum() / max(1, self.counts.sum())) or 1.0
         self.positive_weights = weights / self._weight_scale
@@ -198,7 +189,7 @@ class FoldInModel:
         weights = np.empty(len(matrix))
         weights[: len(rows)] = self.positive_weights[rows]
         # with the new book, one more book uses each rare link than the version has
-        weights[len(rows) : n_positive] = _pair_weights(rare_counts + 1, *self._pair_weighting) / self._weight_scale
+        weights[len(rows) : n_positive] = link_weights(rare_counts + 1, *self._pair_weighting) / self._weight_scale
         weights[n_positive:] = self.negatives_per_book / max(1, len(negatives))
         start = weights[:n_positive] @ matrix[:n_positive]
         if not np.linalg.norm(start) > 0:

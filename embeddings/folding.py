@@ -122,7 +122,8 @@ def fold_books(book_ids: Iterable[int]) -> list[FoldIn]:
             continue
         seconds = time.perf_counter() - started
         # links dropped from the version as rare but shared with its books are used (embeddings/rare_links.py)
-        unknown = [i for i in unknown if i not in set(result.rare_link_ids)]
+        used = set(result.rare_link_ids)
+        unknown = [i for i in unknown if i not in used]
         state["unknown_link_ids"] = unknown
         info = {"unknown_links": unknown, "n_links": len(rows), "folded_at": now.isoformat(), "loss": result.loss}
         author, series = labels.get(book_id, ("", ""))

@@ -48,10 +48,15 @@ def tfidf_matrix(pairs: np.ndarray, n_books: int, n_links: int) -> sp.csr_matrix
     matrix = sp.csr_matrix((ones, (pairs[:, 0], pairs[:, 1])), shape=(n_books, n_links), dtype=np.float32)
     matrix.data[:] = 1.0  # duplicates count once
     df = np.bincount(pairs[:, 1], minlength=n_links).astype(np.float64)
-    idf = (np.log((1.0 + n_books) / (1.0 + df)) + 1.0).astype(np.float32)
+    idf = smoothed_idf(df, n_books).astype(np.float32)
     weighted = matrix @ sp.diags(idf)
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
     return (sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ weighted).tocsr().astype(np.float32)
+
+
+def smoothed_idf(df: np.ndarray, n_books: int) -> np.ndarray:
+    """scikit-learn's smoothed idf of links used by `df` of `n_books` books (float64)."""
+    return np.log((1.0 + n_books) / (1.0 + np.asarray(df, dtype=np.float64))) + 1.0
 
 
 def save_tfidf(folder: Path, pairs: np.ndarray, n_books: int, n_links: int) -> None:
@@ -96,6 +101,7 @@ class Blend:
         # (embeddings/rare_links.py): read from the folder when an overlay first uses one.
         self.rare_folder = rare_folder
         self.rare = rare
+        self._rare_idf: np.ndarray | None = None  # set with the rare columns (with_overlay)
         self._row_norms: np.ndarray | None = None
 
     @property
@@ -123,8 +129,8 @@ class Blend:
 
     def idf(self) -> np.ndarray:
         """Each link's idf, recovered from the matrix (tfidf_matrix's formula over its book counts)."""
-        df = np.bincount(self.tfidf.indices, minlength=self.tfidf.shape[1]).astype(np.float64)
-        return (np.log((1.0 + self.tfidf.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
+        df = np.bincount(self.tfidf.indices, minlength=self.tfidf.shape[1])
+        return smoothed_idf(df, self.tfidf.shape[0]).astype(np.float32)
 
     def with_overlay(
         self,
@@ -153,9 +159,8 @@ class Blend:
             if blend.rare is None and self.rare_folder is not None:
                 blend.rare = RareLinks.open(self.rare_folder)
             if blend.rare is not None:
-                counts = blend.rare.counts().astype(np.float64)
-                rare_idf = (np.log((1.0 + self.tfidf.shape[0]) / (1.0 + counts)) + 1.0).astype(np.float32)
-                idf = np.concatenate([idf, rare_idf])
+                blend._rare_idf = smoothed_idf(blend.rare.counts(), self.tfidf.shape[0])
+                idf = np.concatenate([idf, blend._rare_idf.astype(np.float32)])
             link_indptr, link_rows = _drop_columns(link_indptr, link_rows, len(idf))  # a file gone: known links only
         weights = idf[link_rows]
         extra = sp.csr_matrix((weights, link_rows, link_indptr), shape=(m, len(idf)), dtype=np.float32)
@@ -192,15 +197,12 @@ class Blend:
     def _rare_scores(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """A folded book's rare links against the version's books that use them. Their rows are not renormalised
         with the rare columns (their own answers stay as trained): each rare entry is scaled like their others."""
-        n = self.tfidf.shape[0]
         if self._row_norms is None:
             self._row_norms = _row_norms(self.tfidf, self.idf())
-        counts = self.rare.counts().astype(np.float64)
-        rare_idf = np.log((1.0 + n) / (1.0 + counts)) + 1.0
-        scores = np.zeros(n, dtype=np.float64)
+        scores = np.zeros(self.tfidf.shape[0], dtype=np.float64)
         for j, weight in zip(columns.tolist(), weights.tolist(), strict=True):
             rows = self.rare.books_of(j)
-            scores[rows] += weight * rare_idf[j] / self._row_norms[rows]
+            scores[rows] += weight * self._rare_idf[j] / self._row_norms[rows]
         return scores.astype(np.float32)
 
     def nearest(self, row: int, k: int, embedding_rows: np.ndarray | None = None) -> list[tuple[int, float]]:

@@ -85,7 +85,7 @@ class Overlay:
         return self.link_rows[self.link_indptr[row] : self.link_indptr[row + 1]]
 
     def labels(self) -> tuple[list[str], list[str]]:
-        """Each folded book's author and series, normalised as training's (embeddings/dataset.py), in row order;
+        """Each folded book's author and series, normalised as training's (embeddings/labels.py), in row order;
         '' when unknown (and for books folded before labels were kept: the blend alone ranks them)."""
         infos = [self.books.get(int(i), {}) for i in self.book_ids]
         return [str(x.get("author", "")) for x in infos], [str(x.get("series", "")) for x in infos]
