@@ -223,15 +223,19 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
         groups=BookGroups.from_labels(reduced.book_authors, reduced.book_series, n_reduced),
         rare=RareLinks(reduced.rare_pairs),
     )
-    indptr = np.concatenate([[0], np.cumsum([len(x) for x in folded_links])]).astype(np.int64)
-    served_folded = base_blend.with_overlay(
-        StackedRows(reduced_model.book_vectors, vectors[folded_rows]),
-        indptr,
-        np.concatenate(folded_links).astype(np.int32),
-        np.zeros(0, dtype=np.int64),
-        [str(a) for a in full.book_authors[folded_rows]],
-        [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None,
-    )
+    authors = [str(a) for a in full.book_authors[folded_rows]]
+    series = [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None
+
+    def with_folded(folded_vectors: np.ndarray, columns: list[np.ndarray]) -> Blend:
+        """The reduced version's blend with the folded books put in as a web process serves its overlay."""
+        indptr = np.concatenate([[0], np.cumsum([len(x) for x in columns])]).astype(np.int64)
+        stacked = StackedRows(reduced_model.book_vectors, folded_vectors[folded_rows])
+        empty = np.zeros(0, dtype=np.int64)
+        return base_blend.with_overlay(
+            stacked, indptr, np.concatenate(columns).astype(np.int32), empty, authors, series
+        )
+
+    served_folded = with_folded(vectors, folded_links)
     to_full = np.concatenate([base_rows, folded_rows])
     overlay_row = {int(r): n_reduced + i for i, r in enumerate(folded_rows)}
     query_rows = np.array([overlay_row[int(q)] for q in queries], dtype=np.int64)
@@ -251,14 +255,7 @@ def quality(source: str, quick: bool, seed: int = 1) -> dict:
     }
 
     # Ablation: served as without the rare links (vectors folded from known links only, no rare TF-IDF columns).
-    plain_served = base_blend.with_overlay(
-        StackedRows(reduced_model.book_vectors, without_rare[folded_rows]),
-        np.concatenate([[0], np.cumsum([len(x) for x in folded_known])]).astype(np.int64),
-        np.concatenate(folded_known).astype(np.int32),
-        np.zeros(0, dtype=np.int64),
-        [str(a) for a in full.book_authors[folded_rows]],
-        [str(x) for x in full.book_series[folded_rows]] if full.book_series is not None else None,
-    )
+    plain_served = with_folded(without_rare, folded_known)
     served_ablation = book_scores(served_nearest(plain_served, query_rows, to_full), queries, full)
 
     # held-out link AUC, on links both vocabularies know
