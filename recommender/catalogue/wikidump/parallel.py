@@ -74,7 +74,7 @@ def parse_files(
     # No decompression thread: in one benchmarks/dump_parse.py run (50,000 pages, a noisy shared machine) one
     # process took 25 s with it and 14 s inline (GIL hand-overs, most likely); streams.py keeps it as an option.
     # Tried again on an idle 2-core machine (2026-12-06): 8.3 s against 9.2-9.5 s inline in one timing, then
-    # 12.2 s against 9.6-9.9 s in a benchmark run: not dependable.
+    # 12.2 s against 9.1-9.9 s in a benchmark run: not dependable.
     thread = False
     if workers == 1:
         for i in todo:
