@@ -232,8 +232,8 @@ def _restore_rows(model: type, rows: bytes | list) -> None:
 def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
     """The snapshot restored for one module (same ids, a private copy of its files); each test still rolls back.
 
-    Committed outside the tests' transactions, and deleted at the end of the module: modules using it must
-    not also hold transactional tests, which would flush it.
+    Committed outside the tests' transactions, and deleted at the end of the module. A transactional test's flush
+    empties it: transactional tests of such a module take committed_catalogue instead.
     """
     from django.db import connections
     from django.test import override_settings
@@ -250,6 +250,20 @@ def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
             yield ModelVersion.objects.get(version_id=trained_snapshot.version_id)
         finally:
             _delete_rows(_snapshot_models())
+
+
+@pytest.fixture
+def committed_catalogue(transactional_db, trained_catalogue, trained_snapshot):
+    """trained_catalogue for a test without a surrounding transaction, for tests whose other connections (a live
+    server's thread, a gunicorn) write while they run: under SQLite the test's transaction (BEGIN IMMEDIATE) would hold
+    the one write lock, and those writes would fail with "database is locked". Pytest-django runs such tests after the
+    others and flushes every table after each: the rows are put back if an earlier one's flush removed them."""
+    from embeddings.models import ModelVersion
+
+    if not ModelVersion.objects.filter(pk=trained_catalogue.pk).exists():
+        forget_cached_answers(trained_snapshot.version_id)  # answers of the flushed rows
+        _restore_snapshot(trained_snapshot.rows)
+    return trained_catalogue
 
 
 @pytest.fixture

@@ -194,16 +194,12 @@ def test_empty_state_without_a_model(page, site, settings, tmp_path):
 STAFF_PASSWORD = "a-long-test-password-9"
 
 
-@pytest.fixture(scope="module")
-def staff_user(trained_catalogue, django_db_blocker):
-    """A librarian committed for the live server's thread (test transactions are invisible to it)."""
-    with django_db_blocker.unblock():
-        user = User.objects.create_user("csp-librarian", password=STAFF_PASSWORD, is_staff=True, is_superuser=True)
-    try:
-        yield user
-    finally:
-        with django_db_blocker.unblock():
-            user.delete()
+@pytest.fixture
+def staff_user(committed_catalogue) -> User:
+    """A librarian, committed for the live server's thread, in a test without a surrounding transaction: logging in
+    writes (a session, last_login) on the server's connection, which SQLite refuses while a test transaction holds
+    the write lock. The test's flush removes it."""
+    return User.objects.create_user("csp-librarian", password=STAFF_PASSWORD, is_staff=True, is_superuser=True)
 
 
 def log_in(page, site: str, user) -> None:
@@ -220,7 +216,7 @@ def policy(response) -> dict[str, list[str]]:
     return {part.split()[0]: part.split()[1:] for part in header.split(";") if part.strip()}
 
 
-def test_every_page_passes_the_content_security_policy(page, site, staff_user, trained_catalogue):
+def test_every_page_passes_the_content_security_policy(page, site, staff_user, committed_catalogue):
     book = Book.objects.get(title="Watership Down")
     link = Link.objects.filter(book_links__book=book).order_by("-book_count").first()
     pages_and_ready = {
@@ -254,7 +250,7 @@ def test_every_page_passes_the_content_security_policy(page, site, staff_user, t
     wait_in_page(page, "document.getElementById('map-plot').dataset.neighbours > 0")
 
     log_in(page, site, staff_user)  # the admin's login page, under the same policy
-    run = trained_catalogue.run
+    run = committed_catalogue.run
     for path, ready in {
         "/training/": "table.data",
         "/training/versions/": ".compare-table",
@@ -335,9 +331,12 @@ def forget_answers() -> None:
 
 
 @pytest.fixture
-def hostile_book(trained_catalogue):
+def hostile_book(committed_catalogue):
     """The book nearest to Watership Down gets HTML and script in its title, author and genre, a link it shares with
-    Watership Down in its name, and a failed run names it in its error; all committed, and put back after the test."""
+    Watership Down in its name, and a failed run names it in its error; all committed, and put back after the test.
+    No surrounding transaction (committed_catalogue): the writes on their own connection need SQLite's write lock,
+    and the test's own later reads (the map's payload, built in this process) must see them, as a SQLite
+    transaction's snapshot would not."""
     neighbour = Book.objects.get(title="Watership Down")
     answer = Client().get(f"/api/books/{neighbour.pk}/similar/?k=5").json()["results"]
     first = next(r for r in answer if r["shared_links"])
@@ -345,7 +344,7 @@ def hostile_book(trained_catalogue):
     link = Link.objects.get(name=first["shared_links"][0])
     others = list(Book.objects.filter(has_links=True).exclude(pk=book.pk).order_by("pk")[: GENRE_BOOKS - 1])
     saved = {"book": Book.objects.get(pk=book.pk), "link_name": link.name, "genres": [(b.pk, b.genre) for b in others]}
-    curve = trained_catalogue.run.curve
+    curve = committed_catalogue.run.curve
     assert curve, "the trained run stored no loss curve"
 
     def make_hostile() -> TrainingRun:

@@ -52,7 +52,9 @@ def timed_get(server: WebServer, path: str) -> tuple[requests.Response, float]:
     return response, time.monotonic() - started
 
 
-def test_redis_stops_and_comes_back(trained_catalogue, staff_login, tmp_path: Path):
+def test_redis_stops_and_comes_back(committed_catalogue, staff_login, tmp_path: Path):
+    # committed_catalogue: no test transaction, which under SQLite would hold the write lock that the server's login
+    # (a session, last_login) and its queued run need
     redis = PrivateRedis(tmp_path)
     redis.start()
     server = WebServer(
