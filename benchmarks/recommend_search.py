@@ -7,7 +7,8 @@ thread, as a web request runs it):
 - exact: the served scan (numpy einsum over every row);
 - annoy: the version's Annoy forest with its candidates re-ranked exactly, over a range of search_k;
 - projected: a PCA projection of the vectors to p dimensions scanned first, its top C re-ranked exactly;
-- clusters: k-means lists (IVF), the rows of the `probe` lists nearest to the query scanned exactly.
+- lists: k-means lists (IVF, the served mode "lists"), the rows of the `probe` lists nearest to the query scored
+  exactly.
 
     .venv/bin/python benchmarks/recommend_search.py VERSION_FOLDER [--queries 1000]
 """
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from annoy import AnnoyIndex
 
-from embeddings.search import VectorIndex, ann_file, normalise
+from embeddings.search import ClusterLists, VectorIndex, ann_file, normalise
 
 K = 10
 
@@ -70,30 +71,8 @@ def projected_search(vectors: np.ndarray, p: int, candidates: int):
     return search
 
 
-def clustered_search(vectors: np.ndarray, lists: int, probe: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    centroids = vectors[rng.choice(len(vectors), lists, replace=False)].copy()
-    for _ in range(10):  # Lloyd's iterations on the unit sphere (spherical k-means)
-        assigned = np.argmax(vectors @ centroids.T, axis=1)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, assigned, vectors)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        centroids = np.where(norms > 0, sums / np.maximum(norms, 1e-12), centroids)
-    assigned = np.argmax(vectors @ centroids.T, axis=1)
-    order = np.argsort(assigned, kind="stable")
-    grouped = np.ascontiguousarray(vectors[order])
-    starts = np.searchsorted(assigned[order], np.arange(lists + 1))
-
-    def search(query: np.ndarray, exclude: np.ndarray) -> list[int]:
-        nearest = np.argpartition(-(centroids @ query), probe)[:probe]
-        blocks = [np.arange(starts[c], starts[c + 1]) for c in nearest]
-        at = np.concatenate(blocks)
-        scores = grouped[at] @ query
-        rows = order[at]
-        scores[np.isin(rows, exclude)] = -np.inf
-        return rows[np.argsort(-scores)[:K]].tolist()
-
-    return search
+def served(index: VectorIndex):
+    return lambda query, rows: [r for r, _ in index.nearest_to_vector(query, K, rows)]
 
 
 def main() -> None:
@@ -108,8 +87,7 @@ def main() -> None:
     print(f"{len(vectors)} x {vectors.shape[1]} book vectors, {len(queries)} reader queries (1-5 liked books)")
     print(f"{'way':<34} {'recall@10':>9} {'median ms':>9}")
 
-    exact = VectorIndex(options.folder, "book", mode="exact")
-    recall, ms = run(lambda q, rows: [r for r, _ in exact.nearest_to_vector(q, K, rows)], queries, liked, expected)
+    recall, ms = run(served(VectorIndex(options.folder, "book", mode="exact")), queries, liked, expected)
     print(f"{'exact (served scan)':<34} {recall:>9.4f} {ms:>9.3f}", flush=True)
 
     if (options.folder / ann_file("book")).is_file():
@@ -130,10 +108,13 @@ def main() -> None:
             recall, ms = run(projected_search(vectors, p, candidates), queries, liked, expected)
             print(f"{f'projected p={p} C={candidates}':<34} {recall:>9.4f} {ms:>9.3f}", flush=True)
 
-    lists = int(np.sqrt(len(vectors)))
-    for probe in (lists // 16, lists // 8, lists // 4):
-        recall, ms = run(clustered_search(vectors, lists, probe), queries, liked, expected)
-        print(f"{f'clusters {lists} lists, probe {probe}':<34} {recall:>9.4f} {ms:>9.3f}", flush=True)
+    for per_list in (64, 32, 16):  # as build_indexes tries them; the served path of mode "lists"
+        lists = ClusterLists.fit(vectors, len(vectors) // per_list, probe=8)
+        index = VectorIndex.from_arrays(np.arange(len(vectors)), vectors, mode="lists", lists=lists)
+        for probe in (8, 16, 32, 64):
+            lists.probe = probe
+            recall, ms = run(served(index), queries, liked, expected)
+            print(f"{f'lists {len(lists)}, probe {probe}':<34} {recall:>9.4f} {ms:>9.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ measured against exact numpy search on a sample of rows, reaches the target; for
 similar table answers most book-to-book searches and those two kinds are what the index still serves. Among the
 forests that reach the target it keeps the one with the lowest median query time and records the search in
 index.json. It also tunes a `Prefilter` (the vectors' first principal axes scanned first, the best candidates re-ranked
-exactly) to the same recall on the same queries, and times exact numpy search; each kind is served by whichever of
-the three paths reaching the target is quickest (always exact for small tables).
+exactly) and `ClusterLists` (k-means lists, only the nearest lists scored) to the same recall on the same queries, and
+times exact numpy search; each kind is served by whichever of the four paths reaching the target is quickest (always
+exact for small tables).
 """
 
 import json
@@ -18,6 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +29,13 @@ from embeddings.search import (
     CANDIDATES,
     INDEX_FILE,
     KINDS,
+    MODES,
+    ClusterLists,
     Prefilter,
     VectorIndex,
     ann_file,
     exact_top_k,
+    lists_files,
     prefilter_files,
     scans_everything,
 )
@@ -45,6 +50,8 @@ READER_QUERIES = 250  # readers' queries against the book index (recommend)
 TIMING_QUERIES = 200
 MAX_TREES = 160
 PREFILTER_DIVISORS = (4, 3, 2)  # projected onto a quarter, a third or half of the dimensions
+ROWS_PER_LIST = (64, 32, 16)  # k-means lists tried: about this many rows a list
+FIRST_PROBE = 8
 TUNING_BUDGET_S = 600.0  # per kind; stops adding trees, never stops short of the target recall
 
 
@@ -55,18 +62,22 @@ def build_indexes(
     seed: int = 0,
     *,
     kinds: Sequence[str] = KINDS,
-    mode: str = "auto",
+    mode: str | dict[str, str] = "auto",
     sample_queries: int = SAMPLE_QUERIES,
     max_trees: int = MAX_TREES,
     budget_s: float = TUNING_BUDGET_S,
 ) -> dict:
     """Build and tune books.ann / links.ann in a (staging) folder, write index.json and return its content.
 
-    mode "auto" serves exact numpy search for tables under EXACT_BELOW rows or when it measured faster than the
-    tuned Annoy path; "annoy" / "exact" force the served path. The Annoy file is built and measured in every mode.
+    mode "auto" serves whichever path reaching the target measured quickest (exact numpy search for tables under
+    EXACT_BELOW rows); "annoy", "exact", "projected" or "lists" force the served path (the last two need their tuning
+    to have reached the target: ValueError otherwise), for every kind or per kind ({"book": "lists"}: the others
+    "auto"). The Annoy file is built and measured in every mode.
     """
-    if mode not in ("auto", "annoy", "exact"):
-        raise ValueError(f"mode must be 'auto', 'annoy' or 'exact', not {mode!r}")
+    modes = dict.fromkeys(kinds, mode) if isinstance(mode, str) else {kind: mode.get(kind, "auto") for kind in kinds}
+    for asked in modes.values():
+        if asked not in ("auto", *MODES):
+            raise ValueError(f"mode must be 'auto' or one of {MODES}, not {asked!r}")
     folder = Path(folder)
     result: dict = {"format": FORMAT, "target_recall": target_recall, "k": k, "seed": seed}
     loaded = {kind: _load_for_build(folder, kind) for kind in kinds}
@@ -74,7 +85,7 @@ def build_indexes(
         vectors = loaded[kind][1]
         cross = loaded.get("link", (None, None))[1] if kind == "book" else None
         info = _tune_kind(folder, kind, vectors, cross, target_recall, k, seed, sample_queries, max_trees, budget_s)
-        info["mode"] = _choose_mode(mode, info)
+        info["mode"] = _choose_mode(modes[kind], info)
         result[kind] = info
         logger.info("%s index: %s", kind, {key: v for key, v in info.items() if key != "trials"})
     tmp = folder / (INDEX_FILE + ".tmp")
@@ -92,6 +103,9 @@ def _load_for_build(folder: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _choose_mode(mode: str, info: dict) -> str:
+    key = {"projected": "prefilter", "lists": "lists"}.get(mode)
+    if key is not None and (info.get(key) or {}).get("query_ms_median") is None:
+        raise ValueError(f"mode {mode!r} was asked for, but its tuning did not reach the target recall")
     if mode != "auto":
         return mode
     if info["rows"] < EXACT_BELOW:
@@ -99,8 +113,9 @@ def _choose_mode(mode: str, info: dict) -> str:
     medians = {"exact": info["exact_query_ms_median"]}
     if info.get("search_k") is not None and not info["scans"]:  # a scanning Annoy search is a scan already
         medians["annoy"] = info["query_ms_median"]
-    if (info.get("prefilter") or {}).get("query_ms_median") is not None:
-        medians["projected"] = info["prefilter"]["query_ms_median"]
+    for mode, key in (("projected", "prefilter"), ("lists", "lists")):
+        if (info.get(key) or {}).get("query_ms_median") is not None:
+            medians[mode] = info[key]["query_ms_median"]
     return min(medians, key=medians.get)  # ties: the first, exact
 
 
@@ -188,6 +203,7 @@ def _tune_kind(
     info["file_bytes"] = path.stat().st_size
     if n >= EXACT_BELOW:
         info["prefilter"] = _tune_prefilter(folder, kind, vectors, sets, own, k, target)
+        info["lists"] = _tune_lists(folder, kind, vectors, sets, own, k, target, seed)
     info["tuning_seconds"] = time.perf_counter() - started
     info["queries"] = len(own)
     return info
@@ -223,6 +239,58 @@ def _tune_prefilter(
         return {"query_ms_median": None, "trials": trials}
     best["prefilter"].save(folder, kind)
     return {**best["trial"], "trials": trials}
+
+
+def _tune_lists(
+    folder: Path, kind: str, vectors: np.ndarray, sets: list, own: np.ndarray, k: int, target: float, seed: int
+) -> dict:
+    """For each number of lists, the fewest lists probed (doubling, then one geometric bisection step) whose recall
+    reaches the target on every query set; keeps the quickest and saves its files. Probing more than a quarter of the
+    lists would read about as much as a scan."""
+    n = len(vectors)
+    ids = np.arange(n, dtype=np.int64)
+    trials: list[dict] = []
+    best: dict | None = None
+    for per_list in ROWS_PER_LIST:
+        count = n // per_list
+        if count < 4 * FIRST_PROBE:
+            continue
+        started = time.perf_counter()
+        lists = ClusterLists.fit(vectors, count, FIRST_PROBE, seed)
+        fit_seconds = time.perf_counter() - started
+        index = VectorIndex.from_arrays(ids, vectors, mode="lists", tuned_k=k, lists=lists)
+
+        extra = {"fit_seconds": round(fit_seconds, 3)}
+        passes = partial(_lists_trial, index, sets=sets, k=k, target=target, extra=extra, trials=trials)
+        low, probe, found = 0, FIRST_PROBE, None
+        while probe * 4 <= count and (found := passes(probe)) is None:
+            low, probe = probe, probe * 2
+        if found is not None and low and probe > low + 1:
+            middle = round(math.sqrt(low * probe))
+            found = passes(middle) or found
+        if found is None:
+            continue
+        lists.probe = found["probe"]
+        found["query_ms_median"] = _time_queries(index, vectors[own], own, k)["median"]
+        if best is None or found["query_ms_median"] < best["trial"]["query_ms_median"]:
+            best = {"trial": found, "lists": lists}
+    for name in lists_files(kind):
+        (folder / name).unlink(missing_ok=True)
+    if best is None:
+        return {"query_ms_median": None, "trials": trials}
+    best["lists"].save(folder, kind)
+    return {**best["trial"], "trials": trials}
+
+
+def _lists_trial(
+    index: VectorIndex, probe: int, *, sets: list, k: int, target: float, extra: dict, trials: list
+) -> dict | None:
+    """Recall with `probe` lists probed, recorded in trials; the trial when it reaches the target on every set."""
+    index.lists.probe = probe
+    recalls = {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
+    trial = {"lists": len(index.lists), "probe": probe, **extra, **recalls}
+    trials.append(trial)
+    return trial if min(recalls.values()) >= target else None
 
 
 def reader_queries(vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

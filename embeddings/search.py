@@ -4,8 +4,9 @@
 Annoy, so the pages are shared by every process on the host. In mode "annoy" Annoy's candidates are re-ranked by
 exact dot products; in mode "projected" a scan of the vectors projected onto their first principal axes (a
 `Prefilter`: a quarter to a half of the columns, small enough to stay in the CPU's cache) picks candidates that are
-re-ranked the same way; in mode "exact" (small tables, or where build_indexes measured it faster) numpy scans every
-row. Only the standard library, numpy and annoy are imported here.
+re-ranked the same way; in mode "lists" (`ClusterLists`, an inverted file) only the rows of the k-means lists whose
+centres are nearest to the query are scored; in mode "exact" (small tables, or where build_indexes measured it faster)
+numpy scans every row. Only the standard library, numpy and annoy are imported here.
 """
 
 import json
@@ -21,6 +22,7 @@ INDEX_FILE = "index.json"
 # Annoy computes exact distances for every item it inspects, so with an explicit search_k the number of results
 # asked for does not change recall; the multiplier is headroom for excluded rows and ties before exact re-ranking.
 CANDIDATES = 3
+MODES = ("annoy", "exact", "projected", "lists")
 
 
 def ann_file(kind: str) -> str:
@@ -68,6 +70,116 @@ class Prefilter:
         n = len(rough)
         rows = np.sort(np.argpartition(rough, n - count)[n - count :])
         return rows[np.isfinite(rough[rows])]
+
+
+def lists_files(kind: str) -> tuple[str, str, str, str]:
+    return f"{kind}_centres.npy", f"{kind}_list_rows.npy", f"{kind}_list_starts.npy", f"{kind}_list_vectors.npy"
+
+
+class ClusterLists:
+    """The rows grouped by their nearest k-means centre (spherical k-means): an inverted file.
+
+    A query scores the centres, then exactly the rows of the `probe` lists whose centres score best; rows of other
+    lists are never read, so a query touches a few percent of the vectors. Neighbours sit in the same or nearby lists
+    when the vectors have structure (subjects, authors); build_indexes measures recall against exact search and keeps
+    this path only where it reaches the target. List c holds rows[starts[c]:starts[c + 1]], and a copy of their vectors
+    in the same order (`vectors`): a list is read as one contiguous block, not gathered row by row from the version's
+    vectors, which costs a memory stall a row and was half of a query."""
+
+    def __init__(
+        self, centres: np.ndarray, rows: np.ndarray, starts: np.ndarray, vectors: np.ndarray, probe: int
+    ) -> None:
+        if len(rows) != len(vectors) or starts[-1] != len(rows) or len(starts) != len(centres) + 1:
+            raise ValueError("ClusterLists: centres, rows, starts and vectors do not match")
+        self.centres = centres  # lists x dim, unit rows
+        self.rows = rows  # every row once, grouped by list
+        self.starts = starts  # lists + 1 offsets into rows
+        self.vectors = vectors  # vectors of `rows`, in their order
+        self.probe = int(probe)
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    @classmethod
+    def fit(
+        cls, vectors: np.ndarray, lists: int, probe: int, seed: int = 0, iterations: int = 10, sample: int = 100_000
+    ) -> "ClusterLists":
+        """Lloyd's iterations on the unit sphere over a sample of at most `sample` rows, then every row assigned to
+        its nearest centre."""
+        rng = np.random.default_rng(seed)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        fitted = vectors if len(vectors) <= sample else vectors[np.sort(rng.choice(len(vectors), sample, False))]
+        lists = max(1, min(int(lists), len(fitted)))
+        centres = fitted[rng.choice(len(fitted), lists, replace=False)].copy()
+        for _ in range(iterations):
+            assigned = _nearest_centre(fitted, centres)
+            sums = np.zeros_like(centres)
+            np.add.at(sums, assigned, fitted)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            centres = np.where(norms > 0, sums / np.maximum(norms, 1e-12), centres).astype(np.float32)  # empty: kept
+        assigned = _nearest_centre(vectors, centres)
+        rows = np.argsort(assigned, kind="stable").astype(np.int64)
+        starts = np.searchsorted(assigned[rows], np.arange(lists + 1)).astype(np.int64)
+        return cls(np.ascontiguousarray(centres), rows, starts, np.ascontiguousarray(vectors[rows]), probe)
+
+    @classmethod
+    def open(cls, folder: Path, kind: str, probe: int) -> "ClusterLists":
+        # Plain ndarray views of the memory maps: pages shared by every process, without np.memmap's cost per slice.
+        arrays = (np.asarray(np.load(Path(folder) / name, mmap_mode="r")) for name in lists_files(kind))
+        return cls(*arrays, probe=probe)
+
+    def save(self, folder: Path, kind: str) -> None:
+        arrays = (self.centres, self.rows, self.starts, self.vectors)
+        for name, array in zip(lists_files(kind), arrays, strict=True):
+            np.save(Path(folder) / name, array)
+
+    def scores(self, query: np.ndarray, probe: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, dot products with the query) of every row in the `probe` lists whose centres are nearest to it."""
+        near = np.einsum("ij,j->i", self.centres, query)
+        n = len(near)
+        nearest = np.sort(np.argpartition(near, n - probe)[n - probe :]).tolist() if probe < n else range(n)
+        starts = self.starts
+        spans = [(starts[c], starts[c + 1]) for c in nearest]  # ascending: the lists' blocks read in file order
+        block = np.concatenate([self.vectors[a:b] for a, b in spans])
+        rows = np.concatenate([self.rows[a:b] for a, b in spans])
+        return rows, np.einsum("ij,j->i", block, query)
+
+
+class ListedRows:
+    """A version's vectors read, by row, from the copy ClusterLists keeps in list order.
+
+    In mode "lists" a web process reads this copy only, not the version's vectors file as well: the same numbers
+    mapped twice would double what each worker touches (and counts in its RSS). Supports what serving does with a
+    vectors array: rows by index, `len`, `shape` and a full product `@ query` (in row order)."""
+
+    ndim = 2
+
+    def __init__(self, lists: ClusterLists) -> None:
+        self.lists = lists
+        self.shape = lists.vectors.shape
+        self.position = np.empty(len(lists.rows), dtype=np.int64)  # each row's place in list order
+        self.position[lists.rows] = np.arange(len(lists.rows))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: object) -> np.ndarray:
+        if isinstance(index, int | np.integer):
+            return self.lists.vectors[self.position[int(index)]]
+        return self.lists.vectors[self.position[index]]
+
+    def __matmul__(self, query: np.ndarray) -> np.ndarray:
+        scores = np.empty(len(self), dtype=np.float32)
+        scores[self.lists.rows] = np.einsum("ij,j->i", self.lists.vectors, query)  # this thread only, as _exact
+        return scores
+
+
+def _nearest_centre(vectors: np.ndarray, centres: np.ndarray, block: int = 8192) -> np.ndarray:
+    """Each row's nearest centre by dot product, a block of rows at a time (the score block stays small)."""
+    out = np.empty(len(vectors), dtype=np.int64)
+    for start in range(0, len(vectors), block):
+        out[start : start + block] = np.argmax(vectors[start : start + block] @ centres.T, axis=1)
+    return out
 
 
 def angular_to_cosine(distance: float) -> float:
@@ -130,7 +242,8 @@ class VectorIndex:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         folder = Path(folder)
         ids = np.load(folder / f"{kind}_ids.npy")
-        vectors = np.load(folder / f"{kind}_vectors.npy", mmap_mode="r")
+        # a plain ndarray view of the memory map: shared pages, without np.memmap's Python-level cost per gather
+        vectors = np.asarray(np.load(folder / f"{kind}_vectors.npy", mmap_mode="r"))
         info = read_index_json(folder).get(kind, {})
         mode = mode or info.get("mode") or "exact"
         annoy = None
@@ -140,11 +253,14 @@ class VectorIndex:
                 raise FileNotFoundError(f"{path} or its index.json entry is missing")
             annoy = AnnoyIndex(vectors.shape[1], "angular")
             annoy.load(str(path))  # mmap, shared between processes
-        prefilter = None
+        prefilter = lists = None
         if mode == "projected":
             prefilter = Prefilter.open(folder, kind, info["prefilter"]["candidates"])
+        if mode == "lists":
+            lists = ClusterLists.open(folder, kind, info["lists"]["probe"])
+            vectors = ListedRows(lists)
         search_k, candidates = info.get("search_k", -1), info.get("candidates", CANDIDATES)
-        self._setup(ids, vectors, annoy, search_k, candidates, mode, info.get("k", 10), prefilter)
+        self._setup(ids, vectors, annoy, search_k, candidates, mode, info.get("k", 10), prefilter, lists)
         self.kind = kind
         self.info = info
 
@@ -159,9 +275,10 @@ class VectorIndex:
         mode: str = "annoy",
         tuned_k: int = 10,
         prefilter: Prefilter | None = None,
+        lists: ClusterLists | None = None,
     ) -> "VectorIndex":
         self = cls.__new__(cls)
-        self._setup(ids, vectors, annoy, search_k, candidates, mode, tuned_k, prefilter)
+        self._setup(ids, vectors, annoy, search_k, candidates, mode, tuned_k, prefilter, lists)
         self.kind, self.info = "", {}
         return self
 
@@ -175,13 +292,16 @@ class VectorIndex:
         mode: str,
         tuned_k: int,
         prefilter: Prefilter | None = None,
+        lists: ClusterLists | None = None,
     ) -> None:
-        if mode not in ("annoy", "exact", "projected"):
-            raise ValueError(f"mode must be 'annoy', 'exact' or 'projected', not {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         if mode == "annoy" and annoy is None:
             raise ValueError("annoy mode needs an Annoy index")
         if mode == "projected" and prefilter is None:
             raise ValueError("projected mode needs a Prefilter")
+        if mode == "lists" and (lists is None or lists.starts[-1] != len(vectors)):
+            raise ValueError("lists mode needs ClusterLists holding every row")
         if len(ids) != len(vectors) or vectors.ndim != 2:
             raise ValueError("ids and vectors differ in length or vectors are not 2-d")
         if annoy is not None and annoy.get_n_items() != len(vectors):
@@ -194,6 +314,7 @@ class VectorIndex:
         self.tuned_k = max(1, int(tuned_k))
         self.mode = mode
         self.prefilter = prefilter
+        self.lists = lists
         # Sorted-array lookup: a few bytes per row instead of a dict of Python ints in every web process.
         if len(self.ids) < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])):
             self._order, self._sorted_ids = None, self.ids
@@ -259,6 +380,8 @@ class VectorIndex:
         depth = k + len(exclude)
         if self.mode == "projected":
             return self._projected(query, k, exclude, depth)
+        if self.mode == "lists":
+            return self._listed(query, k, exclude, depth)
         wanted = self.candidates * depth
         search_k = max(wanted, effective_search_k(self.search_k, depth, self.tuned_k))
         if self.mode == "exact" or search_k >= n:  # Annoy would inspect about everything: the scan is cheaper
@@ -281,10 +404,26 @@ class VectorIndex:
         scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
         return _best(rows, scores, k)
 
+    def _listed(self, query: np.ndarray, k: int, exclude: set[int], depth: int) -> list[tuple[int, float]]:
+        probe = math.ceil(self.lists.probe * max(1.0, depth / self.tuned_k))  # as effective_search_k
+        if probe >= len(self.lists):
+            return self._exact(query, k, exclude)
+        rows, scores = self.lists.scores(query, probe)
+        if exclude:  # a few rows (the liked books): comparing each is cheaper than np.isin's sorting
+            excluded = np.fromiter(exclude, dtype=np.int64)
+            scores[(rows[:, None] == excluded).any(axis=1)] = -np.inf
+        if np.count_nonzero(np.isfinite(scores)) < k:
+            return self._exact(query, k, exclude)
+        if len(rows) > 4 * k:  # _best sorts what it is given: keep the top k (and rows tied with the k-th)
+            keep = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
+            rows, scores = rows[keep], scores[keep]
+        return _best(rows, scores, k)
+
     def _exact(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
         # einsum runs in the calling thread; BLAS would spread one request over all cores and oversubscribe a host
         # whose web workers already use them all.
-        scores = np.einsum("ij,j->i", self.vectors, query)
+        vectors = self.vectors
+        scores = vectors @ query if isinstance(vectors, ListedRows) else np.einsum("ij,j->i", vectors, query)
         if exclude:
             scores[np.fromiter(exclude, dtype=np.int64)] = -np.inf
         n = len(scores)

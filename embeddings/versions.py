@@ -15,7 +15,10 @@
         history.json               training curve (per epoch)
         metrics.json               evaluation (embedding and baselines), index recall and timing
         books.ann, links.ann       Annoy indexes (angular) over the vector rows
-        index.json                 n_trees, search_k and measured recall of each index
+        book_basis.npy, book_projected.npy   a prefilter: principal axes and the rows projected on them (search.py)
+        book_centres.npy, book_list_rows.npy, book_list_starts.npy   k-means lists of the rows (search.py)
+                                   (and link_* of both; each only where build_indexes tuned it to the target)
+        index.json                 n_trees, search_k, prefilter, lists, measured recall and the served mode of each
         similar_rows.npy, similar_scores.npy   every book's `similar` answer, k <= 50 (similar_table.py)
         map_books.npy, map_links.npy   float32 (n, 2) UMAP coordinates, rows as in book_ids/link_ids (the map)
         map.json                   the projection's settings, timing and faithfulness@10 (also metrics["map"])

@@ -8,7 +8,7 @@ import pytest
 from annoy import AnnoyIndex
 
 from embeddings.indexing import build_indexes
-from embeddings.search import VectorIndex, angular_to_cosine, exact_top_k, scans_everything
+from embeddings.search import ClusterLists, VectorIndex, angular_to_cosine, exact_top_k, lists_files, scans_everything
 
 
 def random_unit(n: int, dim: int, seed: int) -> np.ndarray:
@@ -186,3 +186,67 @@ def test_a_prefilter_serves_structured_vectors_at_the_recall_target(tmp_path: Pa
     many = index.nearest_to_row(0, 5, exclude_rows=range(1, 5_990))  # more than the candidates: exact fallback
     assert len(many) == 5 and {r for r, _ in many} <= set(range(5_990, 6_000))
     assert result["link"]["mode"] == "exact" and "prefilter" not in result["link"]  # 500 rows: a scan
+
+
+def clustered_unit(n: int, dim: int, clusters: int, spread: float, seed: int) -> np.ndarray:
+    """Unit vectors around `clusters` random centres, as a catalogue of subjects gives."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim))
+    vectors = centres[rng.integers(clusters, size=n)] + spread * rng.standard_normal((n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_cluster_lists_hold_every_row_once_in_its_nearest_list() -> None:
+    vectors = clustered_unit(3_000, 16, 20, 0.4, seed=4)
+    lists = ClusterLists.fit(vectors, 50, probe=5, seed=1)
+    centres, rows, starts = lists.centres, lists.rows, lists.starts
+    assert centres.shape == (50, 16) and np.allclose(np.linalg.norm(centres, axis=1), 1.0, atol=1e-5)
+    assert sorted(rows.tolist()) == list(range(3_000)) and starts[0] == 0 and starts[-1] == 3_000
+    assert np.all(np.diff(starts) >= 0) and np.array_equal(lists.vectors, vectors[rows])
+    for c in (0, 17, 49):
+        members = vectors[rows[starts[c] : starts[c + 1]]]
+        assert np.all(np.argmax(members @ centres.T, axis=1) == c)
+    query = vectors[123]
+    found, scores = lists.scores(query, 5)
+    nearest = np.argsort(-(centres @ query))[:5]
+    expected = np.concatenate([rows[starts[c] : starts[c + 1]] for c in nearest])
+    assert sorted(found.tolist()) == sorted(expected.tolist()) and 123 in found.tolist()
+    assert np.allclose(scores, vectors[found] @ query, atol=1e-6)
+
+
+def test_cluster_lists_serve_structured_vectors_at_the_recall_target(tmp_path: Path) -> None:
+    """Vectors around 120 subjects: scoring only the rows of the lists nearest to a query finds the true top 10."""
+    vectors = clustered_unit(8_000, 32, 120, 0.35, seed=6)
+    write_kind(tmp_path, "book", vectors)
+    write_kind(tmp_path, "link", clustered_unit(400, 32, 120, 0.35, seed=6))
+    result = build_indexes(tmp_path, target_recall=0.99, k=10, seed=0, max_trees=10, sample_queries=200)
+    chosen = result["book"]["lists"]
+    assert chosen["probe"] * 4 <= chosen["lists"]
+    assert min(chosen["recall_own"], chosen["recall_cross"], chosen["recall_reader"]) >= 0.99
+    assert all((tmp_path / name).is_file() for name in lists_files("book"))
+    index = VectorIndex(tmp_path, "book", mode="lists")
+    assert index.lists is not None and index.lists.probe == chosen["probe"]
+    # rows are read from the lists' own copy (the version's vectors file is not mapped too), in row order
+    assert np.array_equal(index.vectors[[3, 7_999, 0]], vectors[[3, 7_999, 0]])
+    assert np.array_equal(index.vector(42), vectors[42]) and len(index.vectors) == len(vectors)
+    assert np.allclose(index.vectors @ vectors[5], vectors @ vectors[5], atol=1e-6)
+    rows = np.random.default_rng(9).choice(len(vectors), 200, replace=False)
+    assert recall_at_10(index, vectors, rows) >= 0.99  # held-out rows
+    found = index.nearest_to_row(7, 10, exclude_rows=range(8, 20))
+    assert len(found) == 10 and not {r for r, _ in found} & {7, *range(8, 20)}
+    exact = VectorIndex(tmp_path, "book", mode="exact")
+    assert [r for r, _ in found][:3] == [r for r, _ in exact.nearest_to_row(7, 10, exclude_rows=range(8, 20))][:3]
+    many = index.nearest_to_row(0, 5, exclude_rows=range(1, 7_990))  # fewer rows left in the lists: exact fallback
+    assert len(many) == 5 and {r for r, _ in many} <= set(range(7_990, 8_000))
+    assert "lists" not in result["link"]  # 400 rows: a scan
+
+
+def test_lists_reach_the_target_or_are_not_offered(large: tuple[Path, dict]) -> None:
+    """On structureless vectors no probe below a quarter of the lists reaches 0.99: the path is not offered."""
+    _, result = large
+    info = result["book"]
+    lists = info["lists"]
+    if lists["query_ms_median"] is None:
+        assert info["mode"] != "lists" and lists["trials"]
+    else:
+        assert min(lists["recall_own"], lists["recall_cross"], lists["recall_reader"]) >= 0.99
