@@ -247,6 +247,8 @@ def test_lists_reach_the_target_or_are_not_offered(large: tuple[Path, dict]) -> 
     info = result["book"]
     lists = info["lists"]
     if lists["query_ms_median"] is None:
-        assert info["mode"] != "lists" and lists["trials"]
+        # given up early: one number of lists, stopped once its recall could not reach 0.99 by a quarter of them
+        assert info["mode"] != "lists" and 2 <= len(lists["trials"]) <= 4
+        assert len({trial["lists"] for trial in lists["trials"]}) == 1
     else:
         assert min(lists["recall_own"], lists["recall_cross"], lists["recall_reader"]) >= 0.99
