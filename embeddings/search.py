@@ -233,8 +233,10 @@ class VectorIndex:
     """One kind ('book' or 'link') of a version folder, searched by cosine similarity.
 
     mode "annoy": Annoy returns candidates * (k + excluded) rows inspecting search_k nodes; they are re-ranked by
-    exact dot products with the stored vectors. mode "exact": a numpy scan. The mode, n_trees and search_k come from
-    index.json unless given; a folder without index files is served exactly.
+    exact dot products with the stored vectors. mode "projected": a Prefilter's candidates, re-ranked the same way.
+    mode "lists": the rows of the ClusterLists nearest to the query, scored exactly (and every row read from their
+    copy, `ListedRows`). mode "exact": a numpy scan. The mode and its settings come from index.json unless given; a
+    folder without index files is served exactly.
     """
 
     def __init__(self, folder: Path, kind: str, mode: str | None = None) -> None:
