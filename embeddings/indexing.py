@@ -54,6 +54,7 @@ MAX_TREES = 160
 PREFILTER_DIVISORS = (4, 3, 2)  # projected onto a quarter, a third or half of the dimensions
 ROWS_PER_LIST = (32, 64, 16)  # k-means lists tried, about this many rows a list: the middle first
 FIRST_PROBE = 8
+TUNED_PATHS = {"projected": "prefilter", "lists": "lists"}  # served modes tuned apart: their index.json entries
 TUNING_BUDGET_S = 600.0  # per kind; stops adding trees, never stops short of the target recall
 
 
@@ -105,7 +106,7 @@ def _load_for_build(folder: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _choose_mode(mode: str, info: dict) -> str:
-    key = {"projected": "prefilter", "lists": "lists"}.get(mode)
+    key = TUNED_PATHS.get(mode)
     if key is not None and (info.get(key) or {}).get("query_ms_median") is None:
         raise ValueError(f"mode {mode!r} was asked for, but its tuning did not reach the target recall")
     if mode != "auto":
@@ -115,7 +116,7 @@ def _choose_mode(mode: str, info: dict) -> str:
     medians = {"exact": info["exact_query_ms_median"]}
     if info.get("search_k") is not None and not info["scans"]:  # a scanning Annoy search is a scan already
         medians["annoy"] = info["query_ms_median"]
-    for mode, key in (("projected", "prefilter"), ("lists", "lists")):
+    for mode, key in TUNED_PATHS.items():
         if (info.get(key) or {}).get("query_ms_median") is not None:
             medians[mode] = info[key]["query_ms_median"]
     return min(medians, key=medians.get)  # ties: the first, exact
@@ -239,20 +240,26 @@ def _tune_prefilter(
         while candidates * 4 <= n:
             prefilter = Prefilter(basis, projected, candidates)
             index = VectorIndex.from_arrays(ids, vectors, mode="projected", tuned_k=k, prefilter=prefilter)
-            recalls = {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
+            recalls = _recalls(index, sets, k)
             trial = {"dims": basis.shape[1], "candidates": candidates, **recalls}
             trials.append(trial)
             if min(recalls.values()) >= target:
                 trial["query_ms_median"] = _time_queries(index, vectors[own], own, k)["median"]
                 if best is None or trial["query_ms_median"] < best["trial"]["query_ms_median"]:
-                    best = {"trial": trial, "prefilter": prefilter}
+                    best = {"trial": trial, "tuned": prefilter}
                 break
             candidates *= 2
-    for name in prefilter_files(kind):
+    return _keep_best(folder, kind, prefilter_files(kind), best, trials)
+
+
+def _keep_best(folder: Path, kind: str, names: Sequence[str], best: dict | None, trials: list[dict]) -> dict:
+    """Save the quickest tuned structure that reached the target (a Prefilter, ClusterLists) under its file names,
+    none of an earlier build's left; its index.json entry, with every trial."""
+    for name in names:
         (folder / name).unlink(missing_ok=True)
     if best is None:
         return {"query_ms_median": None, "trials": trials}
-    best["prefilter"].save(folder, kind)
+    best["tuned"].save(folder, kind)
     return {**best["trial"], "trials": trials}
 
 
@@ -285,13 +292,8 @@ def _tune_lists(
         lists.probe = found["probe"]
         found["query_ms_median"] = _time_queries(index, vectors[own], own, k)["median"]
         if best is None or found["query_ms_median"] < best["trial"]["query_ms_median"]:
-            best = {"trial": found, "lists": lists}
-    for name in lists_files(kind):
-        (folder / name).unlink(missing_ok=True)
-    if best is None:
-        return {"query_ms_median": None, "trials": trials}
-    best["lists"].save(folder, kind)
-    return {**best["trial"], "trials": trials}
+            best = {"trial": found, "tuned": lists}
+    return _keep_best(folder, kind, lists_files(kind), best, trials)
 
 
 def _fewest_probed(measure, count: int, target: float) -> dict | None:
@@ -325,7 +327,7 @@ def _worst_recall(trial: dict) -> float:
 def _lists_trial(index: VectorIndex, probe: int, *, sets: list, k: int, extra: dict, trials: list) -> dict:
     """Recall on every query set with `probe` lists probed, recorded in trials."""
     index.lists.probe = probe
-    recalls = {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
+    recalls = _recalls(index, sets, k)
     trial = {"lists": len(index.lists), "probe": probe, **extra, **recalls}
     trials.append(trial)
     return trial
@@ -368,7 +370,7 @@ def _find_search_k(
 
     def passes(search_k: int) -> bool:
         index.search_k = search_k
-        cache[search_k] = {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
+        cache[search_k] = _recalls(index, sets, k)
         trials.append({"n_trees": n_trees, "search_k": search_k, **cache[search_k]})
         return min(cache[search_k].values()) >= target
 
@@ -385,6 +387,11 @@ def _find_search_k(
         else:
             low = middle
     return high, cache[high]
+
+
+def _recalls(index: VectorIndex, sets: list, k: int) -> dict[str, float]:
+    """recall_<set name> of the serving path on each query set (own rows, link vectors, readers)."""
+    return {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
 
 
 def _recall(index: VectorIndex, queries: np.ndarray, self_rows: np.ndarray | None, truth: np.ndarray, k: int) -> float:
