@@ -1,13 +1,14 @@
 """Annoy indexes: tuned recall against exact search, index.json, exclusions, cosine values, id mapping."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from annoy import AnnoyIndex
 
-from embeddings.indexing import build_indexes
+from embeddings.indexing import _find_search_k, _more_trees_may_reach, _tune_prefilter, build_indexes
 from embeddings.search import ClusterLists, VectorIndex, angular_to_cosine, exact_top_k, lists_files, scans_everything
 
 
@@ -23,11 +24,14 @@ def write_kind(folder: Path, kind: str, vectors: np.ndarray, ids: np.ndarray | N
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """20,000 random 50-d books (the hard case for Annoy) and 1,000 links; at most 40 trees keeps it quick."""
+    """20,000 random 50-d books (the hard case for Annoy) and 1,000 links; at most 40 trees keeps it quick. The books
+    are served by Annoy whatever its speed, so its tuning goes all the way to the target short of a scan."""
     folder = tmp_path_factory.mktemp("large")
     write_kind(folder, "book", random_unit(20_000, 50, seed=1), np.arange(20_000, dtype=np.int64) * 7 + 3)
     write_kind(folder, "link", random_unit(1_000, 50, seed=2))
-    result = build_indexes(folder, target_recall=0.99, k=10, seed=0, max_trees=40, sample_queries=300)
+    result = build_indexes(
+        folder, target_recall=0.99, k=10, seed=0, max_trees=40, sample_queries=300, mode={"book": "annoy"}
+    )
     return folder, result
 
 
@@ -70,7 +74,7 @@ def test_index_json_records_the_tuned_configuration(large: tuple[Path, dict]) ->
         assert info["build_seconds"] > 0 and info["query_ms_mean"] > 0 and info["query_ms_p99"] >= 0
         assert info["mode"] in ("annoy", "exact")
         # The stored search_k is the smallest tried on the kept forest that passed on every query set.
-        tried = [t for t in info["trials"] if t["n_trees"] == info["n_trees"]]
+        tried = [t for t in info["trials"] if t["n_trees"] == info["n_trees"] and "slower_than_ms" not in t]
         passing = [t["search_k"] for t in tried if min(v for key, v in t.items() if key.startswith("recall")) >= 0.99]
         assert min(passing) == info["search_k"]
     assert stored["book"]["cross_recall"] >= 0.99  # link vectors against the book index (books_for_link)
@@ -172,7 +176,10 @@ def test_a_prefilter_serves_structured_vectors_at_the_recall_target(tmp_path: Pa
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     write_kind(tmp_path, "book", vectors)
     write_kind(tmp_path, "link", random_unit(500, 48, seed=3))
-    result = build_indexes(tmp_path, target_recall=0.99, k=10, seed=0, max_trees=10, sample_queries=200)
+    result = build_indexes(
+        tmp_path, target_recall=0.99, k=10, seed=0, max_trees=10, sample_queries=200, mode={"book": "projected"}
+    )
+    assert result["book"]["mode"] == "projected"
     chosen = result["book"]["prefilter"]
     assert chosen["dims"] in (12, 16, 24) and chosen["candidates"] * 4 <= len(vectors)
     assert min(chosen["recall_own"], chosen["recall_cross"], chosen["recall_reader"]) >= 0.99
@@ -252,3 +259,53 @@ def test_lists_reach_the_target_or_are_not_offered(large: tuple[Path, dict]) -> 
         assert len({trial["lists"] for trial in lists["trials"]}) == 1
     else:
         assert min(lists["recall_own"], lists["recall_cross"], lists["recall_reader"]) >= 0.99
+
+
+def test_searches_slower_than_a_scan_are_not_measured(tmp_path: Path) -> None:
+    """A search no quicker than the bound (an exact scan, the lists) cannot be served: its recall is not measured,
+    Annoy's tuning goes straight to the scan (recall 1 by construction) and narrower projections are not tried."""
+    vectors = random_unit(6_000, 32, seed=11)
+    write_kind(tmp_path, "book", vectors)
+    own = np.arange(0, 6_000, 30)
+    sets = [("own", vectors[own], own, exact_top_k(vectors, vectors[own], 10, own))]
+    annoy = AnnoyIndex(32, "angular")
+    for row, vec in enumerate(vectors):
+        annoy.add_item(row, vec)
+    annoy.build(10)
+    index = VectorIndex.from_arrays(np.arange(6_000), vectors, annoy, mode="annoy", tuned_k=10)
+    trials: list[dict] = []
+    search_k, recalls = _find_search_k(index, sets, 6_000, 10, 10, 0.99, trials, (vectors[own], own), 0.0)
+    assert search_k == 60_000 and recalls == {"recall_own": 1.0}  # the scan
+    assert [t["search_k"] for t in trials] == [300, 60_000]
+    assert trials[0]["slower_than_ms"] == 0.0 and "recall_own" not in trials[0]
+
+    result = _tune_prefilter(tmp_path, "book", vectors, sets, own, 10, 0.99, bound_ms=0.0)
+    assert result["query_ms_median"] is None and not (tmp_path / "book_basis.npy").exists()
+    assert [(t["dims"], t["candidates"]) for t in result["trials"]] == [(16, 250), (10, 250), (8, 250)]
+    assert all("recall_own" not in t and t["query_ms_median"] >= t["slower_than_ms"] for t in result["trials"])
+
+
+def test_narrower_projections_start_where_the_wider_one_passed(tmp_path: Path) -> None:
+    """A narrower projection's axes are the first of the wider one's, so it needs at least as many candidates."""
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((6_000, 12)) @ rng.standard_normal((12, 48)) + 0.05 * rng.standard_normal((6_000, 48))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    own = np.arange(0, 6_000, 30)
+    sets = [("own", vectors[own], own, exact_top_k(vectors, vectors[own], 10, own))]
+    result = _tune_prefilter(tmp_path, "book", vectors, sets, own, 10, 0.99, bound_ms=math.inf)
+    trials = result["trials"]
+    assert [t["dims"] for t in trials] == sorted((t["dims"] for t in trials), reverse=True)  # widest first
+    assert [t["candidates"] for t in trials] == sorted(t["candidates"] for t in trials)
+    assert trials[0]["dims"] == 24 and trials[0]["candidates"] == 250
+    passed = [t for t in trials if t.get("recall_own", 0.0) >= 0.99]
+    # once one passed, narrower ones no quicker than it were timed, not measured
+    assert all("recall_own" in t or t["query_ms_median"] >= t["slower_than_ms"] for t in trials)
+    assert passed and result["query_ms_median"] == min(t["query_ms_median"] for t in passed)
+
+
+def test_a_forest_that_must_scan_is_doubled_only_while_its_recall_climbs() -> None:
+    # recall short of a scan from the full-scale generated graph's vectors: 10 -> 20 trees, no gain
+    assert not _more_trees_may_reach(0.848, 0.8416, 20, 160, 0.99)
+    assert _more_trees_may_reach(None, 0.5, 10, 160, 0.99)  # one forest says nothing of the next
+    assert _more_trees_may_reach(0.80, 0.90, 20, 160, 0.99)  # +0.10 a doubling, three doublings left
+    assert not _more_trees_may_reach(0.85, 0.90, 80, 160, 0.99)  # +0.05 and one doubling left
