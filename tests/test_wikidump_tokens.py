@@ -2,6 +2,8 @@
 the same rows, and the same plain text, links and URLs, on hand-written tricky wikitext and on the pages of a
 generated dump. Nothing here needs the database."""
 
+import random
+
 import mwparserfromhell
 import pytest
 
@@ -157,3 +159,52 @@ def test_every_generated_page_gives_what_the_tree_gives(generated_pages):
         assert token_parts(generated.text) == tree_parts(generated.text), generated.title
         books += fast is not None
     assert books >= 150
+
+
+def test_infobox_values_are_written_back_as_the_nodes_write_themselves():
+    text = (
+        "{{Infobox book\n| name = first\n| mixed = &#X2014; &amp; [[a|b]] {{{1|d}}} <!-- top --> {{t|<!-- kept -->}}\n"
+        "| url = [http://a.org]x [http://b.org<b>t</b>] [http://c.org  spaced] http://d.org\n"
+        "| heading = \n== H ==\n| tag = <br /> <ref name=x>[[r]]</ref>\n| = empty name\n| positional\n"
+        "| 7 = seven | again \n| name = later <!-- replaces the first --> \n| blank = <!-- -->\n}}"
+    )
+    row = parse_book_tokens(page(text))
+    assert row == parse_book_tree(page(text))
+    assert row[1] == {
+        "name": "later",  # where the first one was, as a dict keeps it
+        "mixed": "&#X2014; &amp; [[a|b]] {{{1|d}}}  {{t|<!-- kept -->}}",
+        "url": "[http://a.org]x [http://b.org<b>t</b>] [http://c.org  spaced] http://d.org",
+        "heading": "== H ==",
+        "tag": "<br /> <ref name=x>[[r]]</ref>",
+        "": "empty name",
+        "1": "positional",
+        "7": "seven",
+        "2": "again",
+    }
+
+
+# Pieces of markup, balanced or not, for random pages: what the tokenizer backtracks over is where a walk that
+# groups tokens on its own could part from the Builder.
+PIECES = [
+    "{{", "}}", "{{{", "}}}", "[[", "]]", "[", "]", "|", "=", "==", "=== h ===\n", "\n", "\n\n\n", "'''", "''",
+    "<ref>", "</ref>", "<ref name=x/>", "<!--", "-->", "&amp;", "&#x41;", "&#X2014;", "&#65;", "&bogus;", " ", "text",
+    "Ü", "<div>", "</div>", "<br>", "<br />", "{|", "|}", "|-", "!", "||", "* ", "# ", ":", ";", "<nowiki>",
+    "</nowiki>", "<gallery>", "</gallery>", "Infobox book", "File:", "Category:", "<span class='a'>", "</span>",
+    "<math>", "</math>", "----", "~~~~", "http://a.org/x", "[http://e.org t]", "mailto:x@y.org", "//p.org", '"',
+    "'", "<", ">", "/", "&", "#",
+]  # fmt: skip
+OPENINGS = ["{{Infobox book|", "{{infobox_book\n| a = ", "x {{Infobox book | name = ", ""]
+CLOSINGS = ["}}", "\n}}", "|x=}}}}", ""]
+
+
+def test_random_markup_gives_what_the_tree_gives():
+    rng = random.Random(12)
+    books = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 40)))
+        text = rng.choice(OPENINGS) + text + rng.choice(CLOSINGS)
+        assert token_parts(text) == tree_parts(text), text
+        row = parse_book_tokens(page(text))
+        assert row == parse_book_tree(page(text)), text
+        books += row is not None
+    assert books > 1000

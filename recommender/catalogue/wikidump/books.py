@@ -100,12 +100,12 @@ def parse_book(page: Page) -> list | None:
 def parse_book_tokens(page: Page) -> list | None:
     """parse_book from mwparserfromhell's token list; raises Unsupported where it cannot be sure to agree."""
     walk = TokenWalk(tokenize(page.text), TEMPLATE_NAME).run()
-    infobox = walk.template_node()
-    if infobox is None:
+    params = walk.template_params()
+    if params is None:
         return None
     wikilinks = [title for title in walk.wikilinks if title]
     external = [url for url in walk.external if url]
-    return [page.title, _params(infobox), wikilinks, external, page.timestamp, len(walk.text.strip())]
+    return [page.title, params, wikilinks, external, page.timestamp, len(walk.text.strip())]
 
 
 def _params(infobox: Template) -> dict[str, str]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from html.entities import name2codepoint
 
 from mwparserfromhell.definitions import is_visible
-from mwparserfromhell.nodes import Template
+from mwparserfromhell.nodes import Comment
 from mwparserfromhell.parser import CTokenizer, tokens
 from mwparserfromhell.parser.builder import Builder
 from mwparserfromhell.parser.tokenizer import Tokenizer
@@ -44,19 +44,11 @@ def name_key(stripped: str) -> str:
     return key
 
 
-def _collapse(parts: list[str]) -> str:
-    """Wikicode.strip_code()'s ending (collapse=True), applied at every level of the tree."""
-    text = "".join(parts).strip("\n")
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text
-
-
 class TokenWalk:
     """One pass over a page's tokens: the strip_code() of the page, every wikilink title and external link URL
     in the order of the tree's depth-first walk, and where the first template named `template` is."""
 
-    def __init__(self, token_list: list, template: str) -> None:
+    def __init__(self, token_list: list, template: str | None) -> None:
         self.tokens = token_list
         self.pos = 0
         self.template = template
@@ -68,17 +60,31 @@ class TokenWalk:
         self.text = ""
 
     def run(self) -> "TokenWalk":
-        self.text = self.level()
+        try:
+            self.text = self.level()
+        except IndexError:
+            raise Unsupported("unclosed construct") from None  # the Builder raises ParserError
         if self.pos != len(self.tokens):
             raise Unsupported(f"stray {type(self.tokens[self.pos]).__name__}")  # the Builder raises ParserError
         return self
 
-    def template_node(self) -> Template | None:
-        """The template found, built into a node by the Builder from its own tokens (a copy: build consumes it)."""
+    def template_params(self) -> dict[str, str] | None:
+        """The found template's parameters as books._params takes them from its node: name -> raw wikitext less
+        top-level comments, empty values left out; the Builder's Parameter objects cost as much as the walk."""
         if self.found is None:
             return None
-        start, end = self.found
-        return Builder().build(self.tokens[start : end + 1]).nodes[0]
+        params: dict[str, str] = {}
+        position = 1  # the name of a parameter without one, as the Builder numbers them
+        for name, value in _split_params(self.tokens, *self.found):
+            if name is None:
+                key = str(position)
+                position += 1
+            else:
+                key = TokenWalk(name, None).run().text.strip()  # `param.name.strip_code().strip()`
+            raw = raw_value(value)
+            if raw:
+                params[key] = raw
+        return params
 
     # ------------------------------------------------------------------------------------------- the walk
     def level(self) -> str:
@@ -101,11 +107,13 @@ class TokenWalk:
                 parts.append(stripped)
             pos = self.pos
         self.pos = pos
-        return _collapse(parts)
+        text = "".join(parts).strip("\n")  # Wikicode.strip_code()'s ending (collapse=True), at every level
+        while "\n\n\n" in text:
+            text = text.replace("\n\n\n", "\n\n")
+        return text
 
     def kind(self) -> type:
-        if self.pos >= len(self.tokens):
-            raise Unsupported("unclosed construct")
+        """The type of the token at self.pos (IndexError at the end: run() turns it into Unsupported)."""
         return type(self.tokens[self.pos])
 
     def expect(self, kind: type) -> None:
@@ -228,6 +236,119 @@ class TokenWalk:
         if self.kind() not in (tokens.TagAttrStart, tokens.TagCloseOpen, tokens.TagCloseSelfclose):
             raise Unsupported(f"{type(self.tokens[self.pos]).__name__} in a tag attribute")
 
+
+def _split_params(token_list: list, start: int, end: int) -> list[tuple[list | None, list]]:
+    """The (name tokens or None, value tokens) of each parameter of the template from token `start` to `end`
+    (its TemplateOpen and TemplateClose): the separators and `=` at its own level, which TokenWalk checked."""
+    params: list[tuple[list | None, list]] = []
+    depth = 0
+    begin = equals = None
+    for pos in range(start + 1, end + 1):
+        kind = type(token_list[pos])
+        if kind in _OPENS:
+            depth += 1
+        elif kind in _CLOSES and pos < end:
+            depth -= 1
+        elif depth == 0 and kind is tokens.TemplateParamEquals and begin is not None and equals is None:
+            equals = pos
+        elif depth == 0 and kind in (tokens.TemplateParamSeparator, tokens.TemplateClose):
+            if begin is not None:
+                if equals is None:
+                    params.append((None, token_list[begin:pos]))
+                else:
+                    params.append((token_list[begin:equals], token_list[equals + 1 : pos]))
+            begin, equals = pos + 1, None
+    return params
+
+
+def raw_value(value: list) -> str:
+    """books._raw_value of a parameter value from its tokens: the wikitext of its nodes, as str(node) writes
+    them, less the comments at its own level, stripped. Tags (whose str() rebuilds attributes, padding and wiki
+    markup) go through the Builder."""
+    parts: list[str] = []
+    depth = 0
+    brackets: list[bool] = []  # of the external links open, for their close
+    levels: list[int] = []  # of the headings open, for their end (str() repeats the start's)
+    skipping = False  # in a comment at the value's own level
+    for token in value:
+        kind = type(token)
+        if skipping:
+            skipping = kind is not tokens.CommentEnd
+            continue
+        if kind is Text:
+            parts.append(token["text"])
+            continue
+        if kind is tokens.CommentStart and depth == 0:
+            skipping = True
+            continue
+        fixed = _RAW.get(kind)
+        if fixed is not None:
+            parts.append(fixed)
+        elif kind is tokens.ExternalLinkOpen:
+            brackets.append(bool(token.get("brackets")))
+            parts.append("[" if brackets[-1] else "")
+        elif kind is tokens.ExternalLinkSeparator and brackets and brackets[-1]:
+            parts.append("" if token.get("suppress_space") is True else " ")
+        elif kind is tokens.ExternalLinkClose and brackets:
+            parts.append("]" if brackets.pop() else "")
+        elif kind is tokens.HTMLEntityHex:
+            parts.append(token["char"])
+        elif kind is tokens.HeadingStart:
+            levels.append(token["level"])
+            parts.append("=" * levels[-1])
+        elif kind is tokens.HeadingEnd and levels:
+            parts.append("=" * levels.pop())
+        else:  # a tag, or a separator str() leaves out (a bare URL's): let the nodes write themselves
+            return "".join(
+                str(node) for node in Builder().build(list(value)).nodes if not isinstance(node, Comment)
+            ).strip()
+        depth += (kind in _OPENS) - (kind in _CLOSES)
+    return "".join(parts).strip()
+
+
+# How str() writes the nodes' other tokens (nodes/*.py __str__).
+_RAW = {
+    tokens.TemplateOpen: "{{",
+    tokens.TemplateParamSeparator: "|",
+    tokens.TemplateParamEquals: "=",
+    tokens.TemplateClose: "}}",
+    tokens.ArgumentOpen: "{{{",
+    tokens.ArgumentSeparator: "|",
+    tokens.ArgumentClose: "}}}",
+    tokens.WikilinkOpen: "[[",
+    tokens.WikilinkSeparator: "|",
+    tokens.WikilinkClose: "]]",
+    tokens.HTMLEntityStart: "&",
+    tokens.HTMLEntityNumeric: "#",
+    tokens.HTMLEntityEnd: ";",
+    tokens.CommentStart: "<!--",
+    tokens.CommentEnd: "-->",
+}
+_OPENS = frozenset(
+    (
+        tokens.TemplateOpen,
+        tokens.ArgumentOpen,
+        tokens.WikilinkOpen,
+        tokens.ExternalLinkOpen,
+        tokens.HTMLEntityStart,
+        tokens.HeadingStart,
+        tokens.CommentStart,
+        tokens.TagOpenOpen,
+    )
+)
+_CLOSES = frozenset(
+    (
+        tokens.TemplateClose,
+        tokens.ArgumentClose,
+        tokens.WikilinkClose,
+        tokens.ExternalLinkClose,
+        tokens.HTMLEntityEnd,
+        tokens.HeadingEnd,
+        tokens.CommentEnd,
+        tokens.TagCloseClose,
+        tokens.TagCloseSelfclose,
+    )
+)
 
 _HANDLERS: dict[type, Callable[[TokenWalk, tokens.Token], str | None]] = {
     tokens.TemplateOpen: TokenWalk.template_,
