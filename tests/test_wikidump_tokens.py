@@ -64,6 +64,10 @@ SNIPPETS = [
     # whitespace at the edges of every level
     "\n\n\n[[\n\nT\n\n|\n\ntext\n\n]]\n\n\n<ref>\n\nx\n\n</ref>\n\n\n== \n\nH\n\n ==\n\n\n",
     "[http://n.org \n\n\nspaced\n\n\n] '''\n\n\nb\n\n\n''' <div>\n\n\n\n</div>",
+    # nesting deeper than the tokenizer's limit, where it gives up and leaves text
+    "{{a|" * 150 + "[[deep]]" + "}}" * 150,
+    "[[a|" * 120 + "]]" * 120,
+    "<div>" * 300 + "[[x]]" + "</div>" * 300,
 ]
 
 

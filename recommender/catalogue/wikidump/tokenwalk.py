@@ -2,10 +2,12 @@
 
 `mwparserfromhell.parse` is two steps: the C tokenizer turns the text into a flat list of tokens, then the
 pure-Python Builder turns them into Wikicode and Node objects, which books.parse_book_tree then walks for the
-templates, the links and `strip_code()`. On the candidate pages the Builder and those walks were about 90% of
-the parse (the tokenizer 10%). This walk reads the token list once, grouping the tokens as the Builder does and
+templates, the links and `strip_code()`. On the candidate pages the Builder and those walks were most of the
+parse (the tokenizer about an eighth). This walk reads the token list once, grouping the tokens as the Builder does and
 stripping each group as the nodes' `__strip__` methods and `Wikicode.strip_code()` do (at every level: the
-`strip("\\n")` and the collapse of three newlines), so the row is the same to the byte.
+`strip("\\n")` and the collapse of three newlines), so the row is the same to the byte. The infobox's parameter
+values are written back from their tokens as the nodes' `__str__` would write them, but for a value holding a
+tag (whose `__str__` rebuilds attributes and padding), which the Builder builds, that value alone.
 
 It mirrors only what the tokenizer emits: a sequence the Builder would group in another way (a second separator
 in a link, a tag name or closing tag that is not plain text, a stray token) raises Unsupported, and the caller
