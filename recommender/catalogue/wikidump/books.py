@@ -7,6 +7,12 @@ anchors (`Gothic fiction#First parodies`), `File:`, `Category:` and interwiki (`
 as the original kept them (`import_books` lower-cases them and counts each once a book); external links
 are their URLs; the text length is that of the page's plain text (mwparserfromhell's `strip_code`).
 
+How: mwparserfromhell's C tokenizer, then not its node tree but one pass over the token list (tokenwalk.py)
+that gives what the tree would, to the byte: the first infobox and its parameters, every link and URL in the
+tree's order, the length of `strip_code()`. Building and walking the tree (`parse_book_tree`) took four to five
+times as long; it stays as the reference the tests compare the walk with, and parses any page whose tokens the
+walk does not mirror (none of the benchmark's dump, nor of the tests' random markup, so far).
+
 Where this differs from the original, on purpose:
 - Only articles (namespace 0) and no redirects; the original kept any page with the template.
 - The template name matches with MediaWiki's equivalences (case, `_` for space, repeated spaces, a
@@ -26,6 +32,7 @@ from mwparserfromhell.nodes import Comment, ExternalLink, Node, Template, Wikili
 from mwparserfromhell.wikicode import Wikicode
 
 from recommender.catalogue.wikidump.reader import Page
+from recommender.catalogue.wikidump.tokenwalk import TokenWalk, Unsupported, name_key, tokenize
 
 TEMPLATE_NAME = "infobox book"
 ARTICLE_NAMESPACE = 0
@@ -34,7 +41,6 @@ ARTICLE_NAMESPACE = 0
 # and a substring search first is ten times faster than a case-insensitive regex over every page (and than
 # checking for "nfobox"/"NFOBOX" first, as 40% of articles hold some infobox): about 1% of the parse.
 MAY_HOLD_INFOBOX = re.compile(r"infobox[\s_]+book")
-_SPACES = re.compile(r"[\s_]+")
 
 # The raw scan's test (reader.PageStream) runs before that one, on decompressed XML not yet parsed: a page is
 # parsed only when it holds one of the positions raw_marks finds. It must catch every page MAY_HOLD_INFOBOX would
@@ -51,10 +57,7 @@ _RAW_REFERENCE = re.compile(
 
 def template_key(name: Wikicode) -> str:
     """A template name as MediaWiki compares it: ' Template:Infobox_Book <!-- x -->' -> 'infobox book'."""
-    key = _SPACES.sub(" ", name.strip_code()).strip().lower()
-    if key.startswith("template:"):
-        key = key[len("template:") :].strip()
-    return key
+    return name_key(name.strip_code())
 
 
 def may_be_book(page: Page) -> bool:
@@ -92,7 +95,36 @@ def book_row(page: Page) -> list | None:
 
 
 def parse_book(page: Page) -> list | None:
-    """The row of a page that passed `may_be_book`, or None when mwparserfromhell finds no infobox."""
+    """The row of a page that passed `may_be_book`, or None when mwparserfromhell finds no infobox: read off the
+    tokens (tokenwalk), or from the tree for the token sequences that walk does not mirror."""
+    try:
+        return parse_book_tokens(page)
+    except (Unsupported, LookupError, ValueError):
+        return parse_book_tree(page)  # which raises as before where mwparserfromhell does
+
+
+def parse_book_tokens(page: Page) -> list | None:
+    """parse_book from mwparserfromhell's token list; raises Unsupported where it cannot be sure to agree."""
+    walk = TokenWalk(tokenize(page.text), TEMPLATE_NAME).run()
+    params = walk.template_params()
+    if params is None:
+        return None
+    wikilinks = [title for title in walk.wikilinks if title]
+    external = [url for url in walk.external if url]
+    return [page.title, params, wikilinks, external, page.timestamp, len(walk.text.strip())]
+
+
+def _params(infobox: Template) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for param in infobox.params:
+        value = _raw_value(param.value)
+        if value:  # like the original, empty values are left out
+            params[param.name.strip_code().strip()] = value
+    return params
+
+
+def parse_book_tree(page: Page) -> list | None:
+    """parse_book through mwparserfromhell's node tree: the reference the token walk must agree with."""
     code = mwparserfromhell.parse(page.text)
     # One walk of the tree, split by type: the same nodes in the same order as filter_templates(),
     # filter_wikilinks() and filter_external_links(), which would walk it three times.
@@ -103,11 +135,7 @@ def parse_book(page: Page) -> list | None:
     )
     if infobox is None:
         return None  # the words appear, but not as the template (a comment, prose, another template's name)
-    params: dict[str, str] = {}
-    for param in infobox.params:
-        value = _raw_value(param.value)
-        if value:  # like the original, empty values are left out
-            params[param.name.strip_code().strip()] = value
+    params = _params(infobox)
     wikilinks = [t for n in nodes if isinstance(n, Wikilink) and (t := n.title.strip_code().strip())]
     external = [u for n in nodes if isinstance(n, ExternalLink) and (u := n.url.strip_code().strip())]
     return [page.title, params, wikilinks, external, page.timestamp, len(code.strip_code().strip())]
