@@ -8,9 +8,11 @@ nested templates inside) as two bz2 partitions, then measures on the same files 
 1. the original way (wikipedia-data-science's notebook): `bzcat` piped line by line into a SAX handler, and
    every page parsed with mwparserfromhell looking for the template, one partition after the other;
 2. this parser in one process (`parse_files(..., processes=1)`): decompression, the raw scan and the parsing of
-   the candidates in one thread (the original's `bzcat` runs beside it on another core);
-3. the same pinned to one core (`sched_setaffinity`);
-4. this parser in two processes (one partition each).
+   the candidates; with 7-Zip installed (the default decoder then, streams.py) its decoder is a child process,
+   as the original's `bzcat` is, else libbz2 in the same thread;
+3. the same pinned to one core (`sched_setaffinity`; a 7-Zip child shares that core);
+4. this parser in two processes (one partition each);
+5. the floor: decompression alone, libbz2 and (when installed) 7-Zip's decoder.
 
 Targets: (2) and (3) at least 10x (1) in pages/s; (4) near-linear, at least 1.8x (3) with 2 cores. The warm-up
 (imports, a small dump parsed once by each) is outside the figures. Run it under flock on an idle machine:
@@ -42,7 +44,7 @@ from recommender.catalogue.wikidump.export import write_dump  # noqa: E402
 from recommender.catalogue.wikidump.files import FileResult  # noqa: E402
 from recommender.catalogue.wikidump.parallel import parse_files  # noqa: E402
 from recommender.catalogue.wikidump.reader import Page  # noqa: E402
-from recommender.catalogue.wikidump.streams import read_chunks  # noqa: E402
+from recommender.catalogue.wikidump.streams import SEVEN_ZIP, read_chunks, seven_zip  # noqa: E402
 
 SPEEDUP_TARGET = 10.0
 SCALING_TARGET = 1.8  # of 2.0 with two processes on two cores
@@ -269,11 +271,11 @@ def measure_ours(paths: list[Path], processes: int, one_core: bool = False) -> t
     return seconds, sum(r.pages for r in results), sum(r.books for r in results)
 
 
-def measure_decompression(paths: list[Path]) -> tuple[float, int, int]:
-    """The floor of any parser reading bz2 in one thread: libbz2 decompressing (as wikidump calls it), nothing else."""
+def measure_decompression(paths: list[Path], decoder: str) -> tuple[float, int, int]:
+    """The floor of any parser reading bz2 with this decoder: decompressing (as wikidump calls it), nothing else."""
     started = time.perf_counter()
     for path in paths:
-        for _ in read_chunks(path):
+        for _ in read_chunks(path, decoder=decoder):
             pass
     return time.perf_counter() - started, 0, 0
 
@@ -374,6 +376,8 @@ def main() -> None:
         f"dump: {args.pages:,} pages in {len(paths)} bz2 partitions, {compressed / 1e6:.1f} MB compressed "
         f"(made in {time.perf_counter() - started:.0f} s)"
     )
+    decoder = SEVEN_ZIP if seven_zip() is not None else "libbz2"
+    print(f"wikidump decodes bz2 with {decoder} (settings.WIKIDUMP_BZIP2; streams.py)")
     try:
         measure_original(warmup), measure_ours(warmup, 1), measure_ours(warmup, 2)
         rows = [
@@ -381,8 +385,10 @@ def main() -> None:
             ("wikidump, 1 process (unpinned)", *measure_ours(paths, 1)),
             ("wikidump, 1 process pinned to one core", *measure_ours(paths, 1, one_core=True)),
             (f"wikidump, {args.partitions} processes", *measure_ours(paths, args.partitions)),
-            ("floor: bz2 decompression alone, 1 thread", *measure_decompression(paths)),
+            ("floor: libbz2 decompression alone, 1 thread", *measure_decompression(paths, "libbz2")),
         ]
+        if decoder == SEVEN_ZIP:
+            rows.append(("floor: 7-Zip's decoder alone (7zz), 1 thread", *measure_decompression(paths, SEVEN_ZIP)))
     finally:
         if args.keep is None:
             shutil.rmtree(directory)
@@ -396,9 +402,11 @@ def main() -> None:
             f"{name:<58} {pages:>8,} {books:>6,} {seconds:>8.1f} {rate:>9,.0f} {compressed / 1e6 / seconds:>6.2f}"
             f" {rate / base:>6.1f}x"
         )
-    original, free, pinned, parallel, floor = (row[1] for row in rows)
+    original, free, pinned, parallel, floor = (row[1] for row in rows[:5])
+    if decoder == SEVEN_ZIP:
+        floor = rows[5][1]
     cores = len(os.sched_getaffinity(0))
-    print(f"1 process takes {free / floor:.2f}x the time of bz2 decompression alone (the floor row)")
+    print(f"1 process takes {free / floor:.2f}x the time of its decoder alone ({decoder}'s floor row)")
     for name, seconds in (("1 process, unpinned", free), ("1 process pinned to one core", pinned)):
         speedup = original / seconds
         print(

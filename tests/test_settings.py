@@ -107,3 +107,11 @@ def test_manage_py_creates_the_folders_it_needs(tmp_path):
     assert result.returncode == 0, result.stderr
     for folder in ("staticfiles", "celery/queue", "celery/processed", "celery/results"):
         assert (tmp_path / "var" / folder).is_dir(), folder
+
+
+def test_the_bz2_decoder_is_one_of_three(tmp_path):
+    for word in ("auto", "libbz2", "7ZZ", ""):
+        result = settings_with({"SECRET_KEY": "k", "WIKIDUMP_BZIP2": word}, tmp_path)
+        assert result.returncode == 0, (word, result.stderr)
+    result = settings_with({"SECRET_KEY": "k", "WIKIDUMP_BZIP2": "7zip"}, tmp_path)
+    assert result.returncode != 0 and "WIKIDUMP_BZIP2='7zip': use auto, 7zz or libbz2" in result.stderr

@@ -18,6 +18,7 @@ from recommender.catalogue.wikidump.books import book_row, may_be_book, raw_mark
 from recommender.catalogue.wikidump.export import FOOTER, HEADER, page_xml, write_dump
 from recommender.catalogue.wikidump.files import output_path
 from recommender.catalogue.wikidump.reader import DumpError, Page, PageStream, iter_pages
+from recommender.catalogue.wikidump.streams import SEVEN_ZIP, seven_zip
 
 STAMP = "2026-10-01T12:00:00Z"
 
@@ -56,6 +57,15 @@ PAGES = [
     Page("Template:Infobox book/doc", 10, False, STAMP, "{{Infobox book|name=Example}}"),
     Page("Über Bücher", 0, False, STAMP, "{{INFOBOX   BOOK\n|name=Über Bücher\n}}\nOn [[Bücher]]."),
 ]
+
+
+@pytest.fixture(params=["libbz2", SEVEN_ZIP])
+def decoder(request, settings) -> str:
+    """Each bz2 decoder in turn (streams.py): libbz2 in this process, 7-Zip's in a child process."""
+    if request.param == SEVEN_ZIP and seven_zip("auto") is None:
+        pytest.skip("7-Zip (7zz) is not installed: apt-get install 7zip")
+    settings.WIKIDUMP_BZIP2 = request.param
+    return request.param
 
 
 def make_dump(path: Path, pages=PAGES) -> Path:
@@ -132,7 +142,7 @@ def test_nested_infobox_and_entities():
     assert "Harper & Brothers" in links  # decoded once, no `Harper  &  Brothers` as the original's SAX wrote
 
 
-def test_truncated_bz2_is_a_clear_error_and_writes_nothing(tmp_path):
+def test_truncated_bz2_is_a_clear_error_and_writes_nothing(tmp_path, decoder):
     dump = make_dump(tmp_path / "enwiki-pages-articles2.xml-p1p7.bz2", PAGES * 40)
     data = dump.read_bytes()
     dump.write_bytes(data[: len(data) // 2])
@@ -146,7 +156,7 @@ def test_truncated_bz2_is_a_clear_error_and_writes_nothing(tmp_path):
         list(iter_pages(dump))
 
 
-def test_corrupt_or_foreign_files_are_clear_errors(tmp_path):
+def test_corrupt_or_foreign_files_are_clear_errors(tmp_path, decoder):
     garbage = tmp_path / "garbage.xml.bz2"
     garbage.write_bytes(b"BZh91AY&SY" + os.urandom(2000))
     not_export = tmp_path / "other.xml.bz2"
@@ -161,7 +171,7 @@ def test_corrupt_or_foreign_files_are_clear_errors(tmp_path):
         parse(tmp_path / "missing.xml.bz2", "--out", out)
 
 
-def test_rerun_skips_finished_files_and_ignores_leftovers(tmp_path):
+def test_rerun_skips_finished_files_and_ignores_leftovers(tmp_path, decoder):
     first = make_dump(tmp_path / "a-pages-articles1.xml-p1p7.bz2")
     out = tmp_path / "out"
     parse(first, "--out", out)
@@ -235,7 +245,7 @@ def _peak_memory(dump: Path, positions: list[int]) -> tuple[int, int]:
         tracemalloc.stop()
 
 
-def test_memory_stays_flat_and_progress_counts_compressed_bytes(tmp_path):
+def test_memory_stays_flat_and_progress_counts_compressed_bytes(tmp_path, decoder):
     small = make_dump(tmp_path / "small.xml.bz2", PAGES * 50)
     large = make_dump(tmp_path / "large.xml.bz2", PAGES * 400)
     positions: list[int] = []
@@ -246,7 +256,7 @@ def test_memory_stays_flat_and_progress_counts_compressed_bytes(tmp_path):
     assert positions == sorted(positions) and positions[-1] == large.stat().st_size
 
 
-def test_multistream_dumps_and_plain_xml_read_alike(tmp_path):
+def test_multistream_dumps_and_plain_xml_read_alike(tmp_path, decoder):
     plain = make_dump(tmp_path / "plain.xml")
     xml = plain.read_bytes()
     middle = xml.index(b"  <page>", len(xml) // 2)
@@ -255,7 +265,7 @@ def test_multistream_dumps_and_plain_xml_read_alike(tmp_path):
     assert list(iter_pages(multistream)) == list(iter_pages(plain)) == PAGES
 
 
-def test_leaving_part_way_stops_the_decompression_thread(tmp_path):
+def test_leaving_part_way_stops_the_decompression_thread(tmp_path, decoder):
     dump = make_dump(tmp_path / "enwiki-pages-articles1.xml-p1p7.bz2", PAGES * 400)
     pages = iter_pages(dump, chunk_size=1 << 12)
     assert next(pages) == PAGES[0]
@@ -263,7 +273,7 @@ def test_leaving_part_way_stops_the_decompression_thread(tmp_path):
     assert not [t for t in threading.enumerate() if t.name.startswith("bunzip2")]
 
 
-def test_data_after_the_last_bz2_stream_is_ignored_like_bz2file(tmp_path):
+def test_data_after_the_last_bz2_stream_is_ignored_like_bz2file(tmp_path, decoder):
     dump = make_dump(tmp_path / "enwiki-pages-articles1.xml-p1p7.bz2")
     dump.write_bytes(dump.read_bytes() + b"\0" * 300)  # padding some tools leave behind
     assert list(iter_pages(dump)) == PAGES
@@ -425,7 +435,7 @@ def test_raw_scan_reports_a_file_cut_in_a_skipped_page(tmp_path):
     assert list(out.iterdir()) == []
 
 
-def test_raw_scan_of_a_truncated_bz2_is_a_clear_error(tmp_path):
+def test_raw_scan_of_a_truncated_bz2_is_a_clear_error(tmp_path, decoder):
     dump = make_dump(tmp_path / "d.xml.bz2", SCANNED * 20)
     dump.write_bytes(dump.read_bytes()[:-300])
     with pytest.raises(DumpError, match="truncated"):
