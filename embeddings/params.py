@@ -42,7 +42,8 @@ class TrainParams:
     # the two-book links, which are the authors' and series' shared links). Also on seed 1 (2026-12-06): positive
     # power 0.375 0.898, negative power 0.625 0.897, ratio 3.5 0.900. On seed 1 (2026-12-07): negatives drawn a
     # quarter / half uniformly over the used links and the rest by popularity 0.898 / 0.897, regression 0.871,
-    # dim 320 0.900, each updated row renormalised to norm 1 / 0.5 0.897 / 0.896; min_link_count 3 0.907, but the
+    # dim 320 0.900, each updated row renormalised to norm 1 / 0.5 0.897 / 0.896, the vectors averaged over the last
+    # half / fifth of the epochs 0.899 / 0.899; min_link_count 3 0.907, but the
     # served author recall falls 0.834 -> 0.771 (TF-IDF's with it, 0.757 -> 0.666: the target would be met by
     # serving worse recommendations).
     epochs: int | None = None
