@@ -64,8 +64,12 @@ def seven_zip(decoder: str | None = None) -> str | None:
     """The 7-Zip command that decodes bz2, or None for libbz2: `decoder` (auto, 7zz, libbz2), else the setting."""
     if decoder is None:
         from django.conf import settings  # read when a file is opened: the tests switch it
+        from django.core.exceptions import ImproperlyConfigured
 
-        decoder = getattr(settings, "WIKIDUMP_BZIP2", "auto") if settings.configured else "auto"
+        try:
+            decoder = getattr(settings, "WIKIDUMP_BZIP2", "auto")  # loads the settings in a fresh child process too
+        except ImproperlyConfigured:  # outside Django: the default
+            decoder = "auto"
     if decoder not in DECODERS:
         raise ValueError(f"the bz2 decoder must be one of {DECODERS}, not {decoder!r}")
     if decoder == "libbz2":
