@@ -154,7 +154,8 @@ def _tune_kind(
     rng = np.random.default_rng(seed)
     ids = np.arange(n, dtype=np.int64)
     own = np.sort(rng.choice(n, size=min(sample_queries, n), replace=False))
-    sets = [("own", vectors[own], own, exact_top_k(vectors, vectors[own], k, own))]
+    queries = vectors[own]
+    sets = [("own", queries, own, exact_top_k(vectors, queries, k, own))]
     if cross is not None and len(cross):
         picked = rng.choice(len(cross), size=min(CROSS_QUERIES, len(cross)), replace=False)
         sets.append(("cross", cross[picked], None, exact_top_k(vectors, cross[picked], k)))
@@ -162,7 +163,7 @@ def _tune_kind(
         readers = reader_queries(vectors, min(READER_QUERIES, n), rng)
         sets.append(("reader", readers, None, exact_top_k(vectors, readers, k)))
     exact = VectorIndex.from_arrays(ids, vectors, mode="exact")
-    exact_ms = _time_queries(exact, vectors[own], own, k)
+    exact_ms = _time_queries(exact, queries, own, k)
     info.update({f"exact_query_ms_{stat}": value for stat, value in exact_ms.items()})
 
     # The lists first: where they reach the target, their speed bounds what more trees or a prefilter could win.
@@ -182,10 +183,10 @@ def _tune_kind(
         annoy.load(str(candidate))
         index = VectorIndex.from_arrays(ids, vectors, annoy, mode="annoy", tuned_k=k)
         search_k, recalls = _find_search_k(
-            index, sets, n, n_trees, k, target, info["trials"], (vectors[own], own), annoy_bound_ms
+            index, sets, n, n_trees, k, target, info["trials"], (queries, own), annoy_bound_ms
         )
         index.search_k = search_k
-        timing = _time_queries(index, vectors[own], own, k)
+        timing = _time_queries(index, queries, own, k)
         annoy.unload()
         # At this search_k the serving path would scan every row: the forest is too small to be worth keeping.
         scans = scans_everything(search_k, k + 1, k, n)
@@ -208,7 +209,9 @@ def _tune_kind(
             candidate.unlink(missing_ok=True)
         improved = scans or previous is None or previous["scans"] or median < 0.9 * previous["query_ms_median"]
         reach = _reach_short_of_scan(info["trials"], n_trees, n, k) if scans else None
-        hopeless = reach is not None and not _more_trees_may_reach(previous_reach, reach, n_trees, max_trees, target)
+        # A forest that must scan is doubled only while the recall it reaches short of a scan climbs fast enough.
+        doublings_left = math.log2(max_trees / n_trees)
+        hopeless = reach is not None and not _may_still_reach(previous_reach, reach, doublings_left, target)
         previous_reach = reach
         # Doubling the trees roughly doubles the build; stop when it stops paying or would exceed the budget.
         now = time.perf_counter()
@@ -256,6 +259,7 @@ def _tune_prefilter(
     ids = np.arange(n, dtype=np.int64)
     trials: list[dict] = []
     best: dict | None = None
+    queries = vectors[own]
     widest = max(1, dim // min(PREFILTER_DIVISORS))
     basis, projected = Prefilter.fit(vectors, widest)
     candidates = 25 * k
@@ -265,9 +269,7 @@ def _tune_prefilter(
         while candidates * 4 <= n:
             prefilter = Prefilter(*narrowed, candidates)
             index = VectorIndex.from_arrays(ids, vectors, mode="projected", tuned_k=k, prefilter=prefilter)
-            query_ms = _time_queries(index, vectors[own], own, k)["median"]
-            if query_ms >= bound_ms:  # a load spike must not rule out the projection that wins: once more
-                query_ms = min(query_ms, _time_queries(index, vectors[own], own, k)["median"])
+            query_ms = _timed_ms(index, queries, own, k, bound_ms)
             trial: dict = {"dims": dims, "candidates": candidates, "query_ms_median": query_ms}
             trials.append(trial)
             if query_ms >= bound_ms:
@@ -337,8 +339,7 @@ def _fewest_probed(measure, count: int, target: float) -> dict | None:
         recall = _worst_recall(trial)
         if recall >= target:
             break
-        doublings_left = int(math.log2(count / 4 / probe))
-        if previous is not None and recall + (recall - previous) * doublings_left < target:
+        if not _may_still_reach(previous, recall, int(math.log2(count / 4 / probe)), target):
             return None
         low, probe, previous = probe, probe * 2, recall
     else:
@@ -415,7 +416,7 @@ def _find_search_k(
         trials.append(trial)
         if scans_everything(search_k, k, k, n):
             cache[search_k] = {f"recall_{name}": 1.0 for name, *_ in sets}
-        elif not _quicker_than(index, *timed, k, bound_ms):
+        elif _timed_ms(index, *timed, k, bound_ms, first=50) >= bound_ms:
             trial["slower_than_ms"] = bound_ms
             return False
         else:
@@ -444,26 +445,23 @@ def _find_search_k(
     return high, cache[high]
 
 
-def _quicker_than(
-    index: VectorIndex, queries: np.ndarray, own: np.ndarray, k: int, bound_ms: float, sample: int = 50
-) -> bool:
-    """Whether single queries take less than bound_ms (median): a few queries first, all TIMING_QUERIES to confirm a
-    miss, so neither a load spike nor the check itself costs much."""
-    if _time_queries(index, queries, own, k, limit=sample)["median"] < bound_ms:
-        return True
-    return _time_queries(index, queries, own, k)["median"] < bound_ms
+def _timed_ms(
+    index: VectorIndex, queries: np.ndarray, own: np.ndarray, k: int, bound_ms: float, first: int = TIMING_QUERIES
+) -> float:
+    """Median ms of single queries over the `first` ones; at or over bound_ms, timed again over all TIMING_QUERIES and
+    the lower kept, so that a load spike does not rule out a path that would win, nor the check cost much."""
+    median = _time_queries(index, queries, own, k, limit=first)["median"]
+    if median >= bound_ms:
+        median = min(median, _time_queries(index, queries, own, k)["median"])
+    return median
 
 
-def _more_trees_may_reach(
-    previous_reach: float | None, reach: float, n_trees: int, max_trees: int, target: float
-) -> bool:
-    """Whether doubling a forest that needs every row for the target may get there short of a scan by max_trees:
-    only while the recall it reaches short of a scan rose by enough with the last doubling, repeated for every
-    doubling left. On vectors without structure more trees barely move it (the same search_k finds the same
-    share), and each doubling doubles the build and its measurements."""
-    if previous_reach is None:
-        return True
-    return reach + (reach - previous_reach) * math.log2(max_trees / n_trees) >= target
+def _may_still_reach(previous: float | None, current: float, doublings_left: float, target: float) -> bool:
+    """Whether a recall that rose from `previous` to `current` with the last doubling (of the lists probed, of the
+    trees) may reach the target in `doublings_left` more: recall grows by less with each doubling (each adds what is
+    further from the query), so the last gain, repeated, bounds what is left. One measurement says nothing yet. On
+    vectors without structure more trees barely move the recall a forest reaches short of a scan."""
+    return previous is None or current + (current - previous) * doublings_left >= target
 
 
 def _reach_short_of_scan(trials: list[dict], n_trees: int, n: int, k: int) -> float:

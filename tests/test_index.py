@@ -8,13 +8,21 @@ import numpy as np
 import pytest
 from annoy import AnnoyIndex
 
-from embeddings.indexing import _find_search_k, _more_trees_may_reach, _tune_prefilter, build_indexes
+from embeddings.indexing import _find_search_k, _may_still_reach, _tune_prefilter, build_indexes
 from embeddings.search import ClusterLists, VectorIndex, angular_to_cosine, exact_top_k, lists_files, scans_everything
 
 
 def random_unit(n: int, dim: int, seed: int) -> np.ndarray:
     vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def near_subspace_unit(n: int, rank: int, dim: int, seed: int) -> np.ndarray:
+    """Unit vectors near a `rank`-dimensional subspace of `dim`, as trained vectors of a catalogue of subjects are,
+    more or less: their first principal axes carry most of every dot product."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, dim)) + 0.05 * rng.standard_normal((n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
 def write_kind(folder: Path, kind: str, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
@@ -171,9 +179,7 @@ def test_forced_annoy_mode_is_recorded(tmp_path: Path) -> None:
 def test_a_prefilter_serves_structured_vectors_at_the_recall_target(tmp_path: Path) -> None:
     """Vectors near a 12-dimensional subspace of 48 (as trained vectors of a catalogue of subjects are, more or
     less): scanning their first principal axes finds candidates that hold the true top 10."""
-    rng = np.random.default_rng(5)
-    vectors = rng.standard_normal((6_000, 12)) @ rng.standard_normal((12, 48)) + 0.05 * rng.standard_normal((6_000, 48))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    vectors = near_subspace_unit(6_000, 12, 48, seed=5)
     write_kind(tmp_path, "book", vectors)
     write_kind(tmp_path, "link", random_unit(500, 48, seed=3))
     result = build_indexes(
@@ -287,9 +293,7 @@ def test_searches_slower_than_a_scan_are_not_measured(tmp_path: Path) -> None:
 
 def test_narrower_projections_start_where_the_wider_one_passed(tmp_path: Path) -> None:
     """A narrower projection's axes are the first of the wider one's, so it needs at least as many candidates."""
-    rng = np.random.default_rng(5)
-    vectors = rng.standard_normal((6_000, 12)) @ rng.standard_normal((12, 48)) + 0.05 * rng.standard_normal((6_000, 48))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    vectors = near_subspace_unit(6_000, 12, 48, seed=5)
     own = np.arange(0, 6_000, 30)
     sets = [("own", vectors[own], own, exact_top_k(vectors, vectors[own], 10, own))]
     result = _tune_prefilter(tmp_path, "book", vectors, sets, own, 10, 0.99, bound_ms=math.inf)
@@ -305,7 +309,7 @@ def test_narrower_projections_start_where_the_wider_one_passed(tmp_path: Path) -
 
 def test_a_forest_that_must_scan_is_doubled_only_while_its_recall_climbs() -> None:
     # recall short of a scan from the full-scale generated graph's vectors: 10 -> 20 trees, no gain
-    assert not _more_trees_may_reach(0.848, 0.8416, 20, 160, 0.99)
-    assert _more_trees_may_reach(None, 0.5, 10, 160, 0.99)  # one forest says nothing of the next
-    assert _more_trees_may_reach(0.80, 0.90, 20, 160, 0.99)  # +0.10 a doubling, three doublings left
-    assert not _more_trees_may_reach(0.85, 0.90, 80, 160, 0.99)  # +0.05 and one doubling left
+    assert not _may_still_reach(0.848, 0.8416, math.log2(160 / 20), 0.99)
+    assert _may_still_reach(None, 0.5, math.log2(160 / 10), 0.99)  # one forest says nothing of the next
+    assert _may_still_reach(0.80, 0.90, math.log2(160 / 20), 0.99)  # +0.10 a doubling, three doublings left
+    assert not _may_still_reach(0.85, 0.90, math.log2(160 / 80), 0.99)  # +0.05 and one doubling left
