@@ -41,6 +41,7 @@ from embeddings.search import (
     ann_file,
     exact_top_k,
     lists_files,
+    one_blas_thread,
     prefilter_files,
     scans_everything,
 )
@@ -482,14 +483,15 @@ def _recalls(index: VectorIndex, sets: list, k: int) -> dict[str, float]:
 
 
 def _recall(index: VectorIndex, queries: np.ndarray, self_rows: np.ndarray | None, truth: np.ndarray, k: int) -> float:
-    """Recall@k of the serving path; queries run on all cores (Annoy releases the GIL while searching)."""
+    """Recall@k of the serving path; queries run on all cores (Annoy and BLAS release the GIL while searching), each in
+    one thread."""
 
     def hits(i: int) -> int:
         exclude = () if self_rows is None else (int(self_rows[i]),)
         found = index.nearest_to_vector(queries[i], k, exclude)
         return len({row for row, _ in found} & set(truth[i].tolist()))
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         total = sum(pool.map(hits, range(len(queries))))
     return total / truth.size
 
@@ -497,10 +499,11 @@ def _recall(index: VectorIndex, queries: np.ndarray, self_rows: np.ndarray | Non
 def _time_queries(
     index: VectorIndex, queries: np.ndarray, self_rows: np.ndarray, k: int, limit: int = TIMING_QUERIES
 ) -> dict[str, float]:
-    """Latency (ms) of single queries, one at a time as a web request makes them."""
+    """Latency (ms) of single queries, one at a time and in one thread as a web request makes them."""
     times = []
-    for i in range(min(limit, len(queries))):
-        started = time.perf_counter()
-        index.nearest_to_vector(queries[i], k, (int(self_rows[i]),))
-        times.append((time.perf_counter() - started) * 1000)
+    with one_blas_thread():
+        for i in range(min(limit, len(queries))):
+            started = time.perf_counter()
+            index.nearest_to_vector(queries[i], k, (int(self_rows[i]),))
+            times.append((time.perf_counter() - started) * 1000)
     return {"mean": float(np.mean(times)), "median": float(np.median(times)), "p99": float(np.percentile(times, 99))}

@@ -7,6 +7,7 @@ django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402
 
+from embeddings.search import one_blas_thread  # noqa: E402
 from embeddings.serving import get_active  # noqa: E402
 from recommender.api.caching import LocalAnswerCache  # noqa: E402  (needs the settings above)
 from recommender.api.fast_path import FastPath  # noqa: E402
@@ -14,6 +15,8 @@ from recommender.catalogue.snapshot import holder  # noqa: E402
 from recommender.local_dirs import create_local_dirs  # noqa: E402
 
 create_local_dirs()
+# A search's products run in the request's thread: the other cores are the other web threads' (embeddings/search.py).
+one_blas_thread()
 # Start reading the catalogue into memory now (a background thread), so that uncached answers need no database trip.
 holder.get(get_active(settings.ARTIFACTS_DIR))
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from annoy import AnnoyIndex
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from embeddings.indexing import _find_search_k, _may_still_reach, _tune_prefilter, build_indexes
+from embeddings.indexing import _find_search_k, _may_still_reach, _recall, _time_queries, _tune_prefilter, build_indexes
 from embeddings.search import ClusterLists, VectorIndex, angular_to_cosine, exact_top_k, lists_files, scans_everything
 
 
@@ -313,3 +314,23 @@ def test_a_forest_that_must_scan_is_doubled_only_while_its_recall_climbs() -> No
     assert _may_still_reach(None, 0.5, math.log2(160 / 10), 0.99)  # one forest says nothing of the next
     assert _may_still_reach(0.80, 0.90, math.log2(160 / 20), 0.99)  # +0.10 a doubling, three doublings left
     assert not _may_still_reach(0.85, 0.90, math.log2(160 / 80), 0.99)  # +0.05 and one doubling left
+
+
+def test_the_tuning_times_and_measures_searches_in_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As web processes run them (recommender/wsgi.py): a product spread over all cores would time otherwise."""
+    vectors = clustered_unit(500, 16, 5, 0.4, seed=2)
+    index = VectorIndex.from_arrays(np.arange(500, dtype=np.int64), vectors, mode="exact")
+    seen: list[int] = []
+    search = index.nearest_to_vector
+
+    def recording(*args, **kwargs):
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(index, "nearest_to_vector", recording)
+    own = np.arange(20)
+    with threadpool_limits(limits=2, user_api="blas"):  # the worker's own setting, whatever the host has
+        _time_queries(index, vectors[own], own, 10)
+        assert _recall(index, vectors[own], own, exact_top_k(vectors, vectors[own], 10, own), 10) == 1.0
+        outside = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    assert seen and set(seen) == {1} and outside == {2}

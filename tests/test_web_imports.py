@@ -49,7 +49,9 @@ heavy = sorted(
     {name.split(".")[0] for name in sys.modules}
     & {"tensorflow", "keras", "umap", "tf_keras", "numba", "pynndescent", "pandas", "sklearn"}
 )
-print(json.dumps({"statuses": statuses, "heavy": heavy}))
+from threadpoolctl import threadpool_info
+blas_threads = sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+print(json.dumps({"statuses": statuses, "heavy": heavy, "blas_threads": blas_threads}))
 """
 
 
@@ -64,6 +66,7 @@ def test_serving_requests_loads_no_tensorflow(trained_catalogue):
         "DATABASE_URL": test_database_url(),
         "ARTIFACTS_DIR": str(trained_catalogue.path.parent.parent),
         "ALLOWED_HOSTS": "localhost",
+        "OPENBLAS_NUM_THREADS": "2",  # BLAS's own default on a 2-core host, so the limit below is wsgi.py's
     }
     result = subprocess.run(
         [sys.executable, "-c", SERVE_THEN_LOOK, str(book), str(other), trained_catalogue.version_id],
@@ -76,4 +79,5 @@ def test_serving_requests_loads_no_tensorflow(trained_catalogue):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert all(status == 200 for status in report["statuses"]), report
     assert report["heavy"] == []
+    assert report["blas_threads"] == [1]  # a search's products stay in the request's thread (embeddings/search.py)
     assert all(importlib.util.find_spec(name) for name in ("tensorflow", "keras", "umap"))  # so the check can fail
