@@ -18,8 +18,9 @@ wrk (Debian's package) from a separate process, one gunicorn start per setup, si
 - mixed: the production setup for 60 s at 64 connections (--mixed-seconds): search as typed, book pages,
   similar, recommend with random liked lists and the map's points.
 
-Prints requests/s, p50, p99, errors and each worker's RSS and PSS (vectors and index are memory-mapped and shared),
-with a MEETS / MISSES line per target.
+Prints requests/s, p50, p99, errors, the workers' CPU time per request ("cpu ms": user and system time of all workers
+over the round divided by its requests, what an answer costs in place) and each worker's RSS and PSS (vectors and
+index are memory-mapped and shared), with a MEETS / MISSES line per target.
 
     .venv/bin/python benchmarks/serve_load.py [--sample] [--duration 30] [--connections 32 64] [--skip-setup ...]
 """
@@ -138,6 +139,15 @@ def memory_mb(pid: int) -> tuple[float, float]:
     rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     pss = int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1)) / 1024
     return rss, pss
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (/proc/<pid>/stat, fields 14 and 15)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def parse_wrk(output: str) -> dict:
@@ -259,7 +269,7 @@ def main() -> None:
     )
     print(
         f"\n{'setup':<9} {'requests':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
-        "  worker RSS / PSS (MB)"
+        f" {'cpu ms':>6}  worker RSS / PSS (MB)"
     )
     verdicts: dict[str, list[bool]] = {}
     for setup in setups:
@@ -362,11 +372,14 @@ def run_setup(setup: Setup, options, scripts: dict[str, str], ids: np.ndarray) -
             flush=True,
         )
         for kind, connections, seconds in setup.rounds:
+            cpu_before = cpu_seconds(workers)
             result = wrk(url, scripts[kind], connections, seconds)
+            # the workers' CPU per request: what an answer costs in place, beside what the machine let them have
+            cpu_ms = (cpu_seconds(workers) - cpu_before) * 1000 / max(1, result["requests"])
             memory = [memory_mb(pid) for pid in workers]
             print(
                 f"{setup.name:<9} {kind:<10} {connections:>5} {result['rps']:>8.0f} {result['p50_ms']:>7.2f}"
-                f" {result['p99_ms']:>7.2f} {result['errors']:>6}  "
+                f" {result['p99_ms']:>7.2f} {result['errors']:>6} {cpu_ms:>6.2f}  "
                 + ", ".join(f"{rss:.0f} / {pss:.0f}" for rss, pss in memory),
                 flush=True,
             )

@@ -68,11 +68,6 @@ class BookCard:
     def of(cls, book: Book) -> "BookCard":
         return cls(book.pk, book.title, book.author, book.genre, book.cover_image_url())
 
-    @classmethod
-    def from_dict(cls, described: dict) -> "BookCard":
-        """From Book.to_dict() (what the catalogue snapshot holds)."""
-        return cls(described["id"], described["title"], described["author"], described["genre"], described["cover_url"])
-
     @property
     def initials(self) -> str:
         return initials(self.title)
@@ -185,15 +180,17 @@ def _book_results(
         else:
             anchors = snapshot.link_ranks_of([anchor_link])
         explanations = snapshot.shared_links(ids, anchors, SHARED_LINKS_SHOWN)
-        cards = {book["id"]: BookCard.from_dict(book) for book in described}
+        # each card's fields after the id, as a tuple: no BookCard made only to be copied into a BookResult
+        cards = {book["id"]: (book["title"], book["author"], book["genre"], book["cover_url"]) for book in described}
     else:
         _database()
         books, _ = known_books(ids)
         explanations = shared_links(books, link_ids_of(anchor_books) if anchor_link is None else {anchor_link})
-        cards = {book_id: BookCard.of(book) for book_id, book in books.items()}
+        cards = {i: (book.title, book.author, book.genre, book.cover_image_url()) for i, book in books.items()}
     return [
         BookResult(
-            **vars(cards[book_id]),
+            book_id,
+            *cards[book_id],
             similarity=round(float(similarity), 4),
             shared_links=explanations.get(book_id, ()),
             folded_in=version.is_folded_in(book_id),
