@@ -30,6 +30,8 @@ class StackedRows:
             row = int(index)
             return np.asarray(self.base[row] if row < self.n else self.extra[row - self.n], dtype=np.float32)
         rows = np.asarray(index, dtype=np.int64)
+        if not len(self.extra):  # no overlay (most versions): the version's rows, without the masks below
+            return np.asarray(self.base[rows], dtype=np.float32)
         out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
         low = rows < self.n
         out[low] = self.base[rows[low]]
