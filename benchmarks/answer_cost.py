@@ -26,6 +26,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from embeddings.search import one_blas_thread  # noqa: E402
 from embeddings.serving import get_active  # noqa: E402
 from recommender import recommendations  # noqa: E402
 from recommender.api import answers  # noqa: E402
@@ -35,6 +36,7 @@ WARM_UP, ROUNDS, PER_ROUND = 300, 7, 1000
 
 
 def main() -> None:
+    one_blas_thread()  # as a web process (recommender/wsgi.py)
     version = get_active(settings.ARTIFACTS_DIR)
     if version is None:
         sys.exit(f"no active version in {settings.ARTIFACTS_DIR}")
