@@ -334,3 +334,29 @@ def test_the_tuning_times_and_measures_searches_in_one_blas_thread(monkeypatch: 
         assert _recall(index, vectors[own], own, exact_top_k(vectors, vectors[own], 10, own), 10) == 1.0
         outside = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
     assert seen and set(seen) == {1} and outside == {2}
+
+
+def test_lists_answer_the_best_rows_of_the_probed_lists_that_are_not_excluded() -> None:
+    """Only the top rows are checked against the exclusions: the answer is still the best k of the probed rows that
+    are not excluded, ties broken by row, even when most of the best rows are excluded or tied."""
+    vectors = clustered_unit(2_000, 16, 10, 0.3, seed=3)
+    vectors[100:140] = vectors[100]  # 40 rows tied with each other
+    lists = ClusterLists.fit(vectors, 20, probe=4, seed=0)
+    index = VectorIndex.from_arrays(np.arange(2_000), vectors, mode="lists", lists=lists)
+    for query_row, excluded in [(100, set(range(100, 130))), (7, {7}), (100, set()), (5, set(range(0, 2_000, 2)))]:
+        query = vectors[query_row]
+        depth = 10 + len(excluded)
+        probe = math.ceil(lists.probe * max(1.0, depth / 10))
+        rows, scores = lists.scores(query, probe)
+        allowed = [(float(s), int(r)) for r, s in zip(rows, scores, strict=True) if int(r) not in excluded]
+        expected = [r for _, r in sorted(allowed, key=lambda item: (-item[0], item[1]))[:10]]
+        found = [r for r, _ in index.nearest_to_vector(query, 10, excluded)]
+        if len(rows) >= depth:
+            assert found == expected, query_row
+        else:  # fewer probed rows than asked for and excluded: an exact scan answers
+            assert found == [
+                r
+                for r, _ in VectorIndex.from_arrays(np.arange(2_000), vectors, mode="exact").nearest_to_vector(
+                    query, 10, excluded
+                )
+            ]
