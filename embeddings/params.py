@@ -45,7 +45,20 @@ class TrainParams:
     # dim 320 0.900, each updated row renormalised to norm 1 / 0.5 0.897 / 0.896, the vectors averaged over the last
     # half / fifth of the epochs 0.899 / 0.899; min_link_count 3 0.907, but the
     # served author recall falls 0.834 -> 0.771 (TF-IDF's with it, 0.757 -> 0.666: the target would be met by
-    # serving worse recommendations).
+    # serving worse recommendations). Also on seed 1 (2026-12-07, options tried on a branch and not kept; 4 decimals,
+    # today 0.8993): the link table's learning rate x0.5/1.5/2/3 0.8989/0.8994/0.8995/0.8995, the tables' Adam beta_2
+    # 0.99/0.98 0.8995/0.8997, beta_1 0/0.5 0.9000/0.9000, epsilon 1e-3/1e-4/1e-5 0.582/0.8905/0.8983 and
+    # 1e-8/1e-9/1e-12 0.9001/0.9003/0.9004 (on seeds 1/2/3 1e-9 0.9003/0.9050/0.9062 and 1e-12 0.9004/0.9050/0.9062
+    # against 0.8993/0.9048/0.9062: seed 3 unchanged, within the spread), a quarter / half of the negatives
+    # corrupting the book instead (the link of a positive of the same batch) 0.8979/0.8977, links initialised at
+    # their training books' mean 0.8995 or at 0.2x the scale 0.9002 (seeds 2/3 0.9050/0.9063, unchanged), with
+    # epsilon 1e-9 0.8996, link weight decay 1/5 0.8987/0.8970, a fixed cosine weight 3/10/15 (learned: 5.2-6.0)
+    # 0.8952/0.8864/0.8722, embedding dropout 0.2 0.8977, negatives' books by (their links) ** 0.5 / -0.5
+    # 0.8893/0.8954 (held-out pairs sit on books with many links, which score higher with any link). Moving each
+    # one-training-book link's vector half way to its book's after training gave 0.906/0.913/0.915, but only
+    # because such links exist only in the evaluation split (a served model's links have >= 2 books) and a fifth of
+    # their scored pairs are held-out ones (a tenth overall): ranked among themselves they got worse (seed 1: 0.859 ->
+    # 0.838), so it was not kept.
     epochs: int | None = None
     dim: int = 256
     negative_ratio: float = 3.0
