@@ -316,15 +316,19 @@ def test_a_forest_that_must_scan_is_doubled_only_while_its_recall_climbs() -> No
     assert not _may_still_reach(0.85, 0.90, math.log2(160 / 80), 0.99)  # +0.05 and one doubling left
 
 
+def blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
 def test_the_tuning_times_and_measures_searches_in_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """As web processes run them (recommender/wsgi.py): a product spread over all cores would time otherwise."""
     vectors = clustered_unit(500, 16, 5, 0.4, seed=2)
     index = VectorIndex.from_arrays(np.arange(500, dtype=np.int64), vectors, mode="exact")
-    seen: list[int] = []
+    seen: set[int] = set()
     search = index.nearest_to_vector
 
     def recording(*args, **kwargs):
-        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        seen.update(blas_threads())
         return search(*args, **kwargs)
 
     monkeypatch.setattr(index, "nearest_to_vector", recording)
@@ -332,8 +336,8 @@ def test_the_tuning_times_and_measures_searches_in_one_blas_thread(monkeypatch: 
     with threadpool_limits(limits=2, user_api="blas"):  # the worker's own setting, whatever the host has
         _time_queries(index, vectors[own], own, 10)
         assert _recall(index, vectors[own], own, exact_top_k(vectors, vectors[own], 10, own), 10) == 1.0
-        outside = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
-    assert seen and set(seen) == {1} and outside == {2}
+        outside = blas_threads()
+    assert seen == {1} and outside == {2}
 
 
 def test_lists_answer_the_best_rows_of_the_probed_lists_that_are_not_excluded() -> None:
