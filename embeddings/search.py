@@ -202,7 +202,8 @@ def angular_to_cosine(distance: float) -> float:
 
 
 def effective_search_k(search_k: int, depth: int, tuned_k: int) -> int:
-    """search_k was tuned for the top tuned_k; reaching deeper (past excluded rows) needs proportionally more."""
+    """search_k (or a prefilter's candidates, or the lists probed) was tuned for the top tuned_k; reaching deeper
+    (past excluded rows) needs proportionally more."""
     return math.ceil(search_k * max(1.0, depth / tuned_k))
 
 
@@ -410,7 +411,7 @@ class VectorIndex:
         return _best(rows, _rescored(self.vectors, rows, query), k)
 
     def _projected(self, query: np.ndarray, k: int, exclude: set[int], depth: int) -> list[tuple[int, float]]:
-        count = math.ceil(self.prefilter.candidates * max(1.0, depth / self.tuned_k))  # as effective_search_k
+        count = effective_search_k(self.prefilter.candidates, depth, self.tuned_k)
         if count >= len(self):
             return self._exact(query, k, exclude)
         rows = self.prefilter.rows(query, count, exclude)
@@ -419,7 +420,7 @@ class VectorIndex:
         return _best(rows, _rescored(self.vectors, rows, query), k)
 
     def _listed(self, query: np.ndarray, k: int, exclude: set[int], depth: int) -> list[tuple[int, float]]:
-        probe = math.ceil(self.lists.probe * max(1.0, depth / self.tuned_k))  # as effective_search_k
+        probe = effective_search_k(self.lists.probe, depth, self.tuned_k)
         if probe >= len(self.lists):
             return self._exact(query, k, exclude)
         rows, scores = self.lists.scores(query, probe)

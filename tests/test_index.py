@@ -10,7 +10,15 @@ from annoy import AnnoyIndex
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from embeddings.indexing import _find_search_k, _may_still_reach, _recall, _time_queries, _tune_prefilter, build_indexes
-from embeddings.search import ClusterLists, VectorIndex, angular_to_cosine, exact_top_k, lists_files, scans_everything
+from embeddings.search import (
+    ClusterLists,
+    VectorIndex,
+    angular_to_cosine,
+    effective_search_k,
+    exact_top_k,
+    lists_files,
+    scans_everything,
+)
 
 
 def random_unit(n: int, dim: int, seed: int) -> np.ndarray:
@@ -347,10 +355,11 @@ def test_lists_answer_the_best_rows_of_the_probed_lists_that_are_not_excluded() 
     vectors[100:140] = vectors[100]  # 40 rows tied with each other
     lists = ClusterLists.fit(vectors, 20, probe=4, seed=0)
     index = VectorIndex.from_arrays(np.arange(2_000), vectors, mode="lists", lists=lists)
+    exact = VectorIndex.from_arrays(np.arange(2_000), vectors, mode="exact")
     for query_row, excluded in [(100, set(range(100, 130))), (7, {7}), (100, set()), (5, set(range(0, 2_000, 2)))]:
         query = vectors[query_row]
         depth = 10 + len(excluded)
-        probe = math.ceil(lists.probe * max(1.0, depth / 10))
+        probe = effective_search_k(lists.probe, depth, 10)
         rows, scores = lists.scores(query, probe)
         allowed = [(float(s), int(r)) for r, s in zip(rows, scores, strict=True) if int(r) not in excluded]
         expected = [r for _, r in sorted(allowed, key=lambda item: (-item[0], item[1]))[:10]]
@@ -358,9 +367,4 @@ def test_lists_answer_the_best_rows_of_the_probed_lists_that_are_not_excluded() 
         if len(rows) >= depth:
             assert found == expected, query_row
         else:  # fewer probed rows than asked for and excluded: an exact scan answers
-            assert found == [
-                r
-                for r, _ in VectorIndex.from_arrays(np.arange(2_000), vectors, mode="exact").nearest_to_vector(
-                    query, 10, excluded
-                )
-            ]
+            assert found == [r for r, _ in exact.nearest_to_vector(query, 10, excluded)]
