@@ -58,13 +58,14 @@ class TrainParams:
     # one-training-book link's vector half way to its book's after training gave 0.906/0.913/0.915, but only
     # because such links exist only in the evaluation split (a served model's links have >= 2 books) and a fifth of
     # their scored pairs are held-out ones (a tenth overall): ranked among themselves they got worse (seed 1: 0.859 ->
-    # 0.838), so it was not kept. On six seeds (2026-12-07, the split's and the training's seed, 5 decimals) the
+    # 0.838), so it was not kept. On six seeds (2026-12-07, by hand through train_quality.run_seed, 5 decimals) the
     # default gives 0.89931/0.90481/0.90615/0.89961/0.90459/0.89848 (mean 0.9022 +- 0.0031: three of six under
-    # 0.90) and Adam's epsilon 1e-8 0.90010/0.90494/0.90621/0.89968/0.90443/0.89848, the book metrics unchanged:
-    # the smaller epsilon lifts seed 1 alone, and the AUC sits at 0.90 whatever the seed.
-    # Dim 128 (both sources, seeds 1-3): the served book metrics as at 256 (Wikipedia genre 0.352, author 0.827,
-    # series 0.945; goodbooks author 0.778, series 0.913) and link AUC 0.897/0.899/0.904 and 0.990: half of every
-    # served vector and of each search's scan, for about 0.003 of Wikipedia AUC.
+    # 0.90) and Adam's epsilon 1e-8 (patched into SparseAdamStep, not kept)
+    # 0.90010/0.90494/0.90621/0.89968/0.90443/0.89848, the book metrics unchanged: the smaller epsilon lifts seed 1
+    # alone, and the AUC sits at 0.90 whatever the seed. Dim 128 (train_quality.py --set dim=128, both sources, seeds
+    # 1-3): the served book metrics as at 256 (Wikipedia genre 0.352, author 0.827, series 0.945; goodbooks author
+    # 0.778, series 0.913) and link AUC 0.897/0.899/0.904 and 0.990: half of every served vector and of each search's
+    # scan, for about 0.003 of Wikipedia AUC.
     epochs: int | None = None
     dim: int = 256
     negative_ratio: float = 3.0
