@@ -17,10 +17,11 @@ Book metrics, on the 10 nearest other books:
                       Goodreads titles and Wikipedia infoboxes); mean over books whose series has >= 2 books.
 A metric that cannot be computed on the data (no genres, no author with two books, nothing held out) is None,
 never NaN: metrics.json and the database keep null and the tables show "n/a".
-Methods: served (what `similar` returns: the embedding blended with TF-IDF, the query's series and author first,
-embeddings/hybrid.py; its link scores are the embedding's), the embedding alone (cosine), TF-IDF (cosine between
-TF-IDF rows of the book x link training matrix; a link is scored for a book by the similarity-weighted votes of its
-50 most similar books) and popularity (links ranked by how many training books use them, books by how many training
+Methods: served (books as `similar` returns them: the embedding blended with TF-IDF, the query's series and author
+first, embeddings/hybrid.py; links as `books_for_link` ranks them: the cosine plus the TF-IDF neighbours' votes
+normalised per book, embeddings/link_votes.py), the embedding alone (cosine), TF-IDF (cosine between TF-IDF rows of
+the book x link training matrix; a link is scored for a book by the similarity-weighted votes of its 50 most similar
+books, link_votes.votes) and popularity (links ranked by how many training books use them, books by how many training
 links they have).
 
 Only numpy, scipy and scikit-learn: work is done in chunks of query rows, so memory stays bounded on the full
@@ -37,6 +38,7 @@ from sklearn.metrics import roc_auc_score
 from embeddings.batches import PairSet
 from embeddings.chunking import chunks
 from embeddings.dataset import TrainingData
+from embeddings.link_votes import LinkVotes, neighbour_matrix, votes
 
 K = 10
 METRIC_NAMES = (
@@ -96,25 +98,32 @@ class EmbeddingScorer:
 
 
 class TfidfScorer:
-    def __init__(self, train_pairs: np.ndarray, n_books: int, n_links: int, neighbours: int = 50) -> None:
+    """Books by TF-IDF cosine; links for a book by the similarity-weighted votes of its nearest books."""
+
+    def __init__(
+        self,
+        train_pairs: np.ndarray,
+        n_books: int,
+        n_links: int,
+        neighbours: int = 50,
+        neighbour_rows: sp.csr_matrix | None = None,
+    ) -> None:
         ones = np.ones(len(train_pairs), dtype=np.float32)
         self.matrix = sp.csr_matrix((ones, (train_pairs[:, 0], train_pairs[:, 1])), shape=(n_books, n_links))
         self.tfidf = TfidfTransformer(norm="l2", smooth_idf=True).fit_transform(self.matrix).astype(np.float32).tocsr()
         self.neighbours = neighbours
+        # every book's neighbours (link_votes.neighbour_matrix of this TF-IDF), ranked on first use unless given
+        self._neighbour_rows = neighbour_rows
 
     def book_scores(self, book_rows: np.ndarray) -> np.ndarray:
         return np.asarray((self.tfidf[book_rows] @ self.tfidf.T).todense())
 
     def link_scores(self, book_rows: np.ndarray) -> np.ndarray:
-        sims = self.book_scores(book_rows)
-        sims[np.arange(len(book_rows)), book_rows] = 0.0  # a book does not vote for itself
-        k = min(self.neighbours, sims.shape[1] - 1)
-        top = np.argpartition(-sims, k, axis=1)[:, :k]
-        weights = np.take_along_axis(sims, top, axis=1)
-        votes = sp.csr_matrix(
-            (weights.ravel(), top.ravel(), np.arange(0, top.size + 1, k)), shape=(len(book_rows), sims.shape[1])
-        )
-        return np.asarray((votes @ self.matrix).todense())
+        """Each link's votes from the book's nearest books by TF-IDF (link_votes.votes, whose served score adds
+        them to the embedding's cosine)."""
+        if self._neighbour_rows is None:
+            self._neighbour_rows = neighbour_matrix(self.tfidf, self.neighbours)
+        return votes(self._neighbour_rows[np.asarray(book_rows)], self.matrix)
 
 
 class PopularityScorer:
@@ -334,9 +343,11 @@ def evaluate_scorers(
     return out
 
 
-def baseline_scorers(data: TrainingData, split: Split) -> dict[str, object]:
+def baseline_scorers(
+    data: TrainingData, split: Split, neighbour_rows: sp.csr_matrix | None = None
+) -> dict[str, object]:
     return {
-        "tfidf": TfidfScorer(split.train_pairs, data.n_books, data.n_links),
+        "tfidf": TfidfScorer(split.train_pairs, data.n_books, data.n_links, neighbour_rows=neighbour_rows),
         "popularity": PopularityScorer(split.train_pairs, data.n_books, data.n_links),
     }
 
@@ -356,10 +367,12 @@ def evaluate(
 
     groups = BookGroups.from_labels(data.book_authors, data.book_series, data.n_books)
     blend = Blend(book_vectors, tfidf_matrix(split.train_pairs, data.n_books, data.n_links), groups=groups)
+    votes = LinkVotes.build(blend.tfidf)
     scorers = {
-        "served": ServedScorer(blend, link_vectors),
+        "served": ServedScorer(blend, link_vectors, votes),
         "embedding": EmbeddingScorer(book_vectors, link_vectors),
-        **baseline_scorers(data, split),
+        # TF-IDF's votes are the served score's vote term: the same neighbours (the same TF-IDF, ranked once)
+        **baseline_scorers(data, split, votes.neighbours),
     }
     metrics: dict = evaluate_scorers(data, split, scorers, max_queries=max_queries, seed=seed)
     metrics["split"] = split.summary()

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from embeddings.book_groups import BookGroups
+from embeddings.link_votes import LinkVotes
 from embeddings.rare_links import RareLinks
 
 TFIDF_FILE = "book_tfidf.npz"
@@ -59,8 +60,11 @@ def smoothed_idf(df: np.ndarray, n_books: int) -> np.ndarray:
     return np.log((1.0 + n_books) / (1.0 + np.asarray(df, dtype=np.float64))) + 1.0
 
 
-def save_tfidf(folder: Path, pairs: np.ndarray, n_books: int, n_links: int) -> None:
-    sp.save_npz(Path(folder) / TFIDF_FILE, tfidf_matrix(pairs, n_books, n_links), compressed=False)
+def save_tfidf(folder: Path, pairs: np.ndarray, n_books: int, n_links: int) -> sp.csr_matrix:
+    """Write the version's TF-IDF matrix and return it."""
+    matrix = tfidf_matrix(pairs, n_books, n_links)
+    sp.save_npz(Path(folder) / TFIDF_FILE, matrix, compressed=False)
+    return matrix
 
 
 class Blend:
@@ -260,14 +264,17 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class ServedScorer:
-    """Evaluation view of what is served: books ranked by Blend.nearest, links by the embedding."""
+    """Evaluation view of what is served: books ranked by Blend.nearest, links by the embedding's cosine plus the
+    neighbours' votes of embeddings/link_votes.py (the cosine alone without `votes`)."""
 
-    def __init__(self, blend: Blend, link_vectors: np.ndarray) -> None:
+    def __init__(self, blend: Blend, link_vectors: np.ndarray, votes: LinkVotes | None = None) -> None:
         self.blend = blend
         self.links = np.asarray(link_vectors, dtype=np.float32)
+        self.votes = votes
 
     def link_scores(self, book_rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.blend.vectors[book_rows], dtype=np.float32) @ self.links.T
+        cosines = np.asarray(self.blend.vectors[book_rows], dtype=np.float32) @ self.links.T
+        return cosines if self.votes is None else self.votes.link_scores(book_rows, cosines)
 
     def nearest_books(self, rows: np.ndarray, k: int) -> np.ndarray:
         return np.array([[r for r, _ in self.blend.nearest(int(row), k)] for row in rows], dtype=np.int64)

@@ -193,6 +193,11 @@ class ModelVersion(models.Model):
     def path(self):
         return versions.version_path(settings.ARTIFACTS_DIR, self.version_id)
 
+    @property
+    def served_metrics(self) -> dict:
+        """The metrics of what the version serves; a version from before the served column has the embedding's."""
+        return self.metrics.get("served") or self.metrics.get("embedding") or {}
+
     def activate(self) -> None:
         """Make this the served version: the pointer file is replaced atomically inside the transaction,
         so a failure leaves both the file and the database as they were. A stale version is refused."""

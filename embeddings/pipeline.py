@@ -16,6 +16,7 @@ from embeddings.evaluation import evaluate, holdout_split
 from embeddings.fold_in import OUTPUT_LAYER_FILE
 from embeddings.hybrid import Blend, save_tfidf
 from embeddings.indexing import build_indexes
+from embeddings.link_votes import LinkVotes
 from embeddings.params import TrainParams
 from embeddings.projection import project_into
 from embeddings.versions import write_json
@@ -32,8 +33,9 @@ def run(
 
     `params` is an embeddings.params.TrainParams (default: its defaults). Progress dicts get a `phase` key:
     "evaluation" while the split model trains, "metrics" while scoring, "final" for the served model, "indexing"
-    while the Annoy indexes are built and tuned and every book's `similar` answer is tabled, "projection" while
-    UMAP draws the map (their figures go into metrics.json, written once, last).
+    while the Annoy indexes are built and tuned, every book's `similar` answer is tabled and every book's TF-IDF
+    neighbours are ranked for `books_for_link`, "projection" while UMAP draws the map (their figures go into
+    metrics.json, written once, last).
     Raises training.TrainingCancelled when should_cancel() turns true; out_dir may then hold partial files.
     """
     from embeddings.training import train  # TensorFlow only in the process that trains
@@ -70,7 +72,7 @@ def run(
     np.save(out_dir / "book_vectors.npy", final.book_vectors.astype(np.float32))
     np.save(out_dir / "link_vectors.npy", final.link_vectors.astype(np.float32))
     np.save(out_dir / "book_ids.npy", data.book_ids.astype(np.int64))
-    save_tfidf(out_dir, data.pairs, data.n_books, data.n_links)  # the served blend's explicit signal
+    tfidf = save_tfidf(out_dir, data.pairs, data.n_books, data.n_links)  # the served blend's explicit signal
     BookGroups.from_labels(data.book_authors, data.book_series, data.n_books).save(out_dir)  # its series and authors
     np.save(out_dir / "link_ids.npy", data.link_ids.astype(np.int64))
     write_json(out_dir / OUTPUT_LAYER_FILE, final.output_layer)  # fold-in scores new books with it
@@ -85,6 +87,9 @@ def run(
     table_started = time.perf_counter()  # part of "indexing": the table is an index of whole answers
     similar_table.write(out_dir, Blend.open(out_dir, np.load(out_dir / "book_vectors.npy")))
     metrics["index"]["similar_table_seconds"] = time.perf_counter() - table_started
+    votes_started = time.perf_counter()  # the TF-IDF neighbours of every book, which books_for_link adds up
+    LinkVotes.build(tfidf).save(out_dir)
+    metrics["index"]["link_votes_seconds"] = time.perf_counter() - votes_started
     index_seconds = time.perf_counter() - index_started
     if should_cancel is not None and should_cancel():
         from embeddings.training import TrainingCancelled

@@ -29,6 +29,7 @@ import numpy as np
 from embeddings import integrity, overlay, versions
 from embeddings.book_space import BookSpace
 from embeddings.hybrid import Blend
+from embeddings.link_votes import LinkVotes
 from embeddings.search import VectorIndex, normalise
 from embeddings.similar_table import SimilarTable
 
@@ -38,6 +39,7 @@ CHECK_INTERVAL = 0.5  # seconds between stats of active.json
 TRAIN_COMMAND = "python manage.py train --wait"  # what every "no model yet" message tells the reader to run
 RETRY_AFTER = 5.0  # seconds before a version that failed to load is tried again (its files may be repaired)
 DISLIKE_WEIGHT = 0.5
+_VOTES_LOCK = threading.Lock()
 
 
 class NoActiveVersion(RuntimeError):
@@ -74,6 +76,8 @@ class LoadedVersion:
     space: BookSpace | None = None  # books plus the overlay's folded-in books (set by open / with_overlay)
     base_blend: Blend | None = None  # the blend over the version's own rows (with_overlay starts from it)
     similar_table: SimilarTable | None = None  # every trained book's `similar` answer; None before tables existed
+    # link_votes.npz, opened on the first books_for_link and shared with overlays: {"votes": LinkVotes | None}
+    _link_votes: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.space is None:
@@ -146,9 +150,27 @@ class LoadedVersion:
         return _to_ids(self.links, self.links.nearest_to_row(row, k))
 
     def books_for_link(self, link_id: int, k: int = 10) -> list[tuple[int, float]]:
-        """Books whose vectors are nearest to the link's vector (both live in one space after training)."""
+        """Books by the served link score of embeddings/link_votes.py (the ranking evaluation scores as "served"):
+        the cosine between book and link vectors plus the votes of each book's TF-IDF neighbours that use the link.
+        Versions from before link_votes.npz rank by the cosine alone; folded-in books get no votes (they are
+        nobody's neighbour in the version's matrix) and score their cosine."""
         row = _rows(self.links, "link", [link_id])[0]
-        return _to_ids(self.space, self.space.nearest_to_vector(self.links.vector(row), k))
+        vector = normalise(self.links.vector(row))
+        nearest = self.space.nearest_to_vector(vector, k)
+        votes = self.link_votes()
+        if votes is None:
+            return _to_ids(self.space, nearest)
+        embedding_rows = np.asarray([r for r, _ in nearest], dtype=np.int64)
+        found = votes.books_for_link(row, vector, self.space.vectors, embedding_rows, k, exclude_rows=self.space.hidden)
+        return _to_ids(self.space, found)
+
+    def link_votes(self) -> LinkVotes | None:
+        if "votes" not in self._link_votes:
+            with _VOTES_LOCK:
+                if "votes" not in self._link_votes:
+                    blend = self.base_blend
+                    self._link_votes["votes"] = None if blend is None else LinkVotes.open(self.folder, blend.tfidf_t)
+        return self._link_votes["votes"]
 
     def recommend(
         self, liked_ids: Iterable[int], disliked_ids: Iterable[int] = (), k: int = 10

@@ -51,9 +51,9 @@ def test_version_table_against_the_active_one(two_versions):
     metrics = {row.label: row for row in sections["Metrics"]}
     assert list(metrics)[:5] == list(compare.KNOWN_METRICS)
     auc = metrics["link_auc"]
-    assert auc.cells[0].value == pytest.approx(second.metrics["embedding"]["link_auc"])
+    assert auc.cells[0].value == pytest.approx(second.metrics["served"]["link_auc"])  # what it serves
     assert auc.cells[0].delta == 0 and not auc.cells[0].differs  # the active one against itself
-    expected = first.metrics["embedding"]["link_auc"] - second.metrics["embedding"]["link_auc"]
+    expected = first.metrics["served"]["link_auc"] - second.metrics["served"]["link_auc"]
     assert auc.cells[1].delta == pytest.approx(expected)
     assert auc.cells[1].better is (expected > 0 if abs(expected) >= compare.DIFF_EPSILON else None)
     assert dict(auc.cells[1].baselines) == {
@@ -64,7 +64,7 @@ def test_version_table_against_the_active_one(two_versions):
 
 def test_null_metrics_show_as_not_available(staff, two_versions):
     first, _ = two_versions
-    metrics = {**first.metrics, "embedding": {**first.metrics["embedding"], "author_recall@10": None}}
+    metrics = {**first.metrics, "served": {**first.metrics["served"], "author_recall@10": None}}
     ModelVersion.objects.filter(pk=first.pk).update(metrics=metrics)
     row = next(r for r in dict(compare.version_table().sections)["Metrics"] if r.label == "author_recall@10")
     assert row.cells[1].value is None and row.cells[1].delta is None and not row.cells[1].differs

@@ -75,7 +75,7 @@ def version_seconds(version: ModelVersion) -> float | None:
 
 
 def metric_names(all_versions: list[ModelVersion]) -> list[str]:
-    found = {name for v in all_versions for name in (v.metrics.get("embedding") or {})}
+    found = {name for v in all_versions for name in v.served_metrics}
     return [m for m in KNOWN_METRICS if m in found] + sorted(found - set(KNOWN_METRICS))
 
 
@@ -93,7 +93,7 @@ def _value_row(label: str, values: list[object], active_index: int | None, kind:
 
 
 def _metric_row(name: str, all_versions: list[ModelVersion], active_index: int | None) -> Row:
-    values = [number((v.metrics.get("embedding") or {}).get(name)) for v in all_versions]
+    values = [number(v.served_metrics.get(name)) for v in all_versions]
     row = _value_row(name, values, active_index, kind="metric")
     for cell, version in zip(row.cells, all_versions, strict=True):
         cell.baselines = [(label, number((version.metrics.get(key) or {}).get(name))) for key, label in BASELINES]

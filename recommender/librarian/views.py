@@ -26,7 +26,7 @@ SCORED = ("genre_precision@10", "author_recall@10", "series_recall@10")
 def _with_scores(version: ModelVersion) -> ModelVersion:
     """Each book metric of what the version serves beside TF-IDF and popularity (None: not computable)."""
     metrics = version.metrics
-    served = metrics.get("served") or metrics.get("embedding", {})  # versions from before the blend: the embedding
+    served = version.served_metrics
     version.scores = [
         {
             "served": served.get(name),
@@ -35,7 +35,7 @@ def _with_scores(version: ModelVersion) -> ModelVersion:
         }
         for name in SCORED
     ]
-    version.auc = metrics.get("embedding", {}).get("link_auc")
+    version.auc = served.get("link_auc")
     # Map faithfulness@10 (embeddings/projection.py); None for a version without a map.
     version.map_faithfulness = (metrics.get("map") or {}).get("books", {}).get("faithfulness@10")
     return version
