@@ -55,20 +55,22 @@ def test_votes_follow_the_formula_and_the_tfidf_baseline_is_them():
     assert np.allclose(TfidfScorer(pairs, 60, 45, neighbours=5).link_scores(rows), expected, atol=1e-5)
 
 
-def test_books_for_a_link_are_the_exact_top_of_the_served_score_over_every_book():
-    pairs, books, links = _random_catalogue(7)
-    votes = LinkVotes.build(tfidf_matrix(pairs, 60, 45))
-    full = votes.link_scores(np.arange(60), books @ links.T)  # every book's score for every link, as evaluated
+@pytest.mark.parametrize(("n_books", "n_links", "k"), [(60, 45, 5), (300, 30, 1), (300, 30, 10), (300, 30, 40)])
+def test_books_for_a_link_are_the_exact_top_of_the_served_score_over_every_book(n_books, n_links, k):
+    # 300 books over 30 links: every link has many voters, most of which the first set's bar leaves unscored
+    pairs, books, links = _random_catalogue(7, n_books, n_links)
+    votes = LinkVotes.build(tfidf_matrix(pairs, n_books, n_links))
+    full = votes.link_scores(np.arange(n_books), books @ links.T)  # every book's score for every link, as evaluated
     hidden = np.array([4, 9])
     changed = 0
-    for link in range(45):
+    for link in range(n_links):
         cosines = books @ links[link]
         cosines[hidden] = -np.inf
-        nearest = np.argsort(-cosines, kind="stable")[:5]  # what the index hands over: the 5 nearest by cosine
-        served = votes.books_for_link(link, links[link], books, nearest, 5, exclude_rows=hidden)
+        nearest = np.argsort(-cosines, kind="stable")[:k]  # what the index hands over: the k nearest by cosine
+        served = votes.books_for_link(link, links[link], books, nearest, k, exclude_rows=hidden)
         column = full[:, link].astype(np.float64)
         column[hidden] = -np.inf
-        expected = np.lexsort((np.arange(60), -column))[:5]
+        expected = np.lexsort((np.arange(n_books), -column))[:k]
         assert [row for row, _ in served] == expected.tolist()
         assert np.allclose([score for _, score in served], column[expected] / 2.0, atol=1e-5)
         assert all(-1.0 <= score <= 1.0 for _, score in served)
