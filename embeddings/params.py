@@ -65,7 +65,9 @@ class TrainParams:
     # alone, and the AUC sits at 0.90 whatever the seed. Dim 128 (train_quality.py --set dim=128, both sources, seeds
     # 1-3): the served book metrics as at 256 (Wikipedia genre 0.352, author 0.827, series 0.945; goodbooks author
     # 0.778, series 0.913) and link AUC 0.897/0.899/0.904 and 0.990: half of every served vector and of each search's
-    # scan, for about 0.003 of Wikipedia AUC.
+    # scan, for about 0.003 of Wikipedia AUC. Since 2026-12-07 the served link score adds the TF-IDF neighbours'
+    # votes to this cosine (embeddings/link_votes.py): served link AUC 0.902/0.907/0.908 on seeds 1-3 and
+    # 0.902/0.907/0.900 on seeds 4-6 (train_quality.py), the embedding's own as above.
     epochs: int | None = None
     dim: int = 256
     negative_ratio: float = 3.0
