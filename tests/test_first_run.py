@@ -1,7 +1,6 @@
 """The first run: while the first model trains, the home and book pages say so and how far it is (a live bar fed by
 the public /model-status/), and show the recommendations once it is served, without a reload by hand."""
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 
 from embeddings import jobs, versions
 from embeddings.models import ModelVersion, RunStatus, TrainingRun
 from recommender.catalogue.models import Book
 from tests.browser import wait_in_page
+from tests.helpers import on_own_connection
 
 SHOTS = Path("/tmp/shots")
 
@@ -117,38 +116,37 @@ def first_run_site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
 @pytest.mark.slow
 def test_book_page_follows_the_first_run_and_shows_recommendations(first_run_site):
     site, books, run = first_run_site["url"], first_run_site["books"], first_run_site["run"]
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs in this thread; our ORM calls are sync
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            page.set_default_timeout(15_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{site}/books/{books[0].pk}/")
-            notice = page.locator(".first-run")
-            assert "A model is being trained" in notice.inner_text()
-            with first_run_site["blocker"].unblock():
-                TrainingRun.objects.filter(pk=run.pk).update(phase="final", step=60, total_steps=100)
-            wait_in_page(page, "document.querySelector('.first-run progress').value > 0.7")
-            assert "training the final model" in page.locator(".first-run-phase").inner_text()
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS / "first-run-training.png"), full_page=True)
+    # Playwright's loop runs in this thread. An ORM call here would need DJANGO_ALLOW_ASYNC_UNSAFE and open a
+    # connection of the loop's context, which connections.close_all() after the loop cannot reach (it stayed open and
+    # kept PostgreSQL from dropping the test database): the database work runs in a thread of its own instead.
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{site}/books/{books[0].pk}/")
+        notice = page.locator(".first-run")
+        assert "A model is being trained" in notice.inner_text()
+        with first_run_site["blocker"].unblock():
+            on_own_connection(
+                lambda: TrainingRun.objects.filter(pk=run.pk).update(phase="final", step=60, total_steps=100)
+            )
+        wait_in_page(page, "document.querySelector('.first-run progress').value > 0.7")
+        assert "training the final model" in page.locator(".first-run-phase").inner_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "first-run-training.png"), full_page=True)
 
-            with first_run_site["blocker"].unblock():  # the worker would do this: publish, activate, finish
-                publish_version(first_run_site["artifacts"], "v-first", [b.pk for b in books])
-                ModelVersion.objects.create(version_id="v-first", run=run).activate()
-                TrainingRun.objects.get(pk=run.pk).finish(RunStatus.SUCCEEDED)
-            page.wait_for_selector("ol.results li.result")  # reloaded by itself
-            assert page.locator(".first-run").count() == 0
-            assert page.locator("ol.results li.result").count() == 5
-            page.screenshot(path=str(SHOTS / "first-run-done.png"), full_page=True)
-            assert not errors, errors
-            browser.close()
-    finally:
-        connections.close_all()
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        def publish() -> None:  # what the worker would do: publish, activate, finish
+            publish_version(first_run_site["artifacts"], "v-first", [b.pk for b in books])
+            ModelVersion.objects.create(version_id="v-first", run=run).activate()
+            TrainingRun.objects.get(pk=run.pk).finish(RunStatus.SUCCEEDED)
+
+        with first_run_site["blocker"].unblock():
+            on_own_connection(publish)
+        page.wait_for_selector("ol.results li.result")  # reloaded by itself
+        assert page.locator(".first-run").count() == 0
+        assert page.locator("ol.results li.result").count() == 5
+        page.screenshot(path=str(SHOTS / "first-run-done.png"), full_page=True)
+        assert not errors, errors
+        browser.close()
