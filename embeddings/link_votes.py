@@ -93,8 +93,9 @@ class LinkVotes:
         self._usage: sp.csr_matrix | None = None
 
     @classmethod
-    def build(cls, tfidf: sp.csr_matrix, neighbours: int = NEIGHBOURS, weight: float = VOTE_WEIGHT) -> "LinkVotes":
-        neighbours, usage = neighbour_matrix(tfidf, neighbours), usage_matrix(tfidf)
+    def build(cls, tfidf: sp.csr_matrix, count: int = NEIGHBOURS, weight: float = VOTE_WEIGHT) -> "LinkVotes":
+        """Every book's `count` neighbours in `tfidf` (books x links), their votes' best per book."""
+        neighbours, usage = neighbour_matrix(tfidf, count), usage_matrix(tfidf)
         best = np.zeros(neighbours.shape[0], dtype=np.float32)
         for start in range(0, len(best), CHUNK):
             block = neighbours[start : start + CHUNK] @ usage

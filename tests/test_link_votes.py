@@ -48,7 +48,7 @@ def test_neighbours_are_the_best_other_books_by_tfidf_cosine_ties_to_the_lower_r
 def test_votes_follow_the_formula_and_the_tfidf_baseline_is_them():
     pairs, _, _ = _random_catalogue(3)
     expected = _brute_votes(pairs, 60, 45, neighbours=5)
-    votes = LinkVotes.build(tfidf_matrix(pairs, 60, 45), neighbours=5)
+    votes = LinkVotes.build(tfidf_matrix(pairs, 60, 45), count=5)
     rows = np.arange(60)
     assert np.allclose(votes.vote_terms(rows) * expected.max(axis=1, keepdims=True).clip(1e-12), expected, atol=1e-5)
     assert np.allclose(votes.best, expected.max(axis=1), atol=1e-5)
