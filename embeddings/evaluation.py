@@ -367,12 +367,12 @@ def evaluate(
 
     groups = BookGroups.from_labels(data.book_authors, data.book_series, data.n_books)
     blend = Blend(book_vectors, tfidf_matrix(split.train_pairs, data.n_books, data.n_links), groups=groups)
-    votes = LinkVotes.build(blend.tfidf)
+    link_votes = LinkVotes.build(blend.tfidf)
     scorers = {
-        "served": ServedScorer(blend, link_vectors, votes),
+        "served": ServedScorer(blend, link_vectors, link_votes),
         "embedding": EmbeddingScorer(book_vectors, link_vectors),
         # TF-IDF's votes are the served score's vote term: the same neighbours (the same TF-IDF, ranked once)
-        **baseline_scorers(data, split, votes.neighbours),
+        **baseline_scorers(data, split, link_votes.neighbours),
     }
     metrics: dict = evaluate_scorers(data, split, scorers, max_queries=max_queries, seed=seed)
     metrics["split"] = split.summary()

@@ -38,8 +38,8 @@ def neighbour_matrix(tfidf: sp.csr_matrix, neighbours: int = NEIGHBOURS) -> sp.c
     the cosine as the value. Ties at the cut go to the lower rows, so the matrix is deterministic.
 
     Each chunk's similarities are made dense: on catalogues with links that most books use, most pairs of books
-    share one (a median of 22,500 of 37,020 on the full-scale generated graph), and selecting in a dense block is
-    far quicker than sorting that many sparse entries."""
+    share one (by hand, a median of 22,500 of 37,020 on the full-scale generated graph), and selecting in a dense
+    block is far quicker than sorting that many sparse entries."""
     tfidf = tfidf.tocsr()
     n = tfidf.shape[0]
     k = min(neighbours, n - 1)
@@ -61,11 +61,12 @@ def neighbour_matrix(tfidf: sp.csr_matrix, neighbours: int = NEIGHBOURS) -> sp.c
     return sp.vstack(parts, format="csr")
 
 
-def usage_matrix(tfidf: sp.csr_matrix) -> sp.csr_matrix:
-    """Books x links, 1 where the book uses the link: the TF-IDF matrix's pattern."""
-    tfidf = tfidf.tocsr()
+def pattern(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """1 where `matrix` has an entry, sharing its index arrays: the books' links of the TF-IDF matrix (books x
+    links), or the links' books of its transpose."""
+    matrix = matrix.tocsr()
     return sp.csr_matrix(
-        (np.ones(tfidf.nnz, dtype=np.float32), tfidf.indices, tfidf.indptr), shape=tfidf.shape, dtype=np.float32
+        (np.ones(matrix.nnz, dtype=np.float32), matrix.indices, matrix.indptr), shape=matrix.shape, dtype=np.float32
     )
 
 
@@ -95,7 +96,7 @@ class LinkVotes:
     @classmethod
     def build(cls, tfidf: sp.csr_matrix, count: int = NEIGHBOURS, weight: float = VOTE_WEIGHT) -> "LinkVotes":
         """Every book's `count` neighbours in `tfidf` (books x links), their votes' best per book."""
-        neighbours, usage = neighbour_matrix(tfidf, count), usage_matrix(tfidf)
+        neighbours, usage = neighbour_matrix(tfidf, count), pattern(tfidf)
         best = np.zeros(neighbours.shape[0], dtype=np.float32)
         for start in range(0, len(best), CHUNK):
             block = neighbours[start : start + CHUNK] @ usage
@@ -143,8 +144,7 @@ class LinkVotes:
         books = tfidf_t.shape[1]
         if shape != (books, books) or len(best) != books:
             raise ValueError(f"{VOTES_FILE} is {shape[0]} x {shape[1]} for {books} books")
-        ones = np.ones(tfidf_t.nnz, dtype=np.float32)
-        return cls(voters, sp.csr_matrix((ones, tfidf_t.indices, tfidf_t.indptr), shape=tfidf_t.shape), best, weight)
+        return cls(voters, pattern(tfidf_t), best, weight)
 
     def vote_terms(self, book_rows: np.ndarray) -> np.ndarray:
         """Dense len(book_rows) x links: weight * votes / the book's best (0 for a book with no votes)."""
