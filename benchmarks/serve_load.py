@@ -1,18 +1,20 @@
-"""Load test of the API under gunicorn with the production settings, cached and uncached, on a full-scale catalogue.
+"""Load test of the API under its web server with the production settings, cached and uncached, on a full-scale
+catalogue.
 
 Sets up its own PostgreSQL database and Redis cache (or uses --database-url/--redis-url): by default a generated
 catalogue with the full public set's counts (37,020 books, 41,758 links, 772,798 pairs) made of subjects, authors
 and series as real catalogues are (benchmarks/clustered_catalogue.py; --catalogue random: links drawn at random,
 the structureless catalogue of import_speed.py; --sample: the Wikipedia sample), imported and trained inline
-(--skip-setup reuses them). Then drives gunicorn (2 workers) with
-wrk (Debian's package) from a separate process, one gunicorn start per setup, side by side in one run:
+(--skip-setup reuses them). Then drives the web server as `make run` starts it (recommender/web_server.py: granian,
+2 workers of 1 thread; --server gunicorn: gunicorn's gthread workers, to compare) with wrk (Debian's package) from a
+separate process, one server start per setup, side by side in one run:
 
 - cached: the production setup, answers cached per model version. Warm-up (not measured): one request for every
   book, so the figures are the cache's, as the README says.
 - uncached: the answer cache off (ANSWER_CACHE_SECONDS=0), `similar` for random books and `recommend` for random
   liked lists of 1-5 books: every answer computed, the catalogue's side from the in-memory snapshot that each
   worker starts building when it starts. Warm-up (not measured): 10 s of the same requests.
-- floor: a constant answer of the same size from the same gunicorn setup, no Django: what this machine allows.
+- floor: a constant answer of the same size from the same server setup, no Django: what this machine allows.
 - django: `GET /api/widget/`, a constant answer of 29 bytes through Django and all its middleware: what any
   answer of this application costs before it does its own work.
 - mixed: the production setup for 60 s at 64 connections (--mixed-seconds): search as typed, book pages,
@@ -46,14 +48,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "data" / "wikipedia"
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
 from clustered_catalogue import write_clustered_ndjson  # noqa: E402  (sibling scripts)
 from import_speed import write_full_scale_ndjson  # noqa: E402
+
+from recommender.web_server import THREADS, web_command  # noqa: E402  (no Django: the command line only)
 
 # (requests/s at least, p99 ms at most, RSS MB per worker at most; None: no target), and 0 errors for all three.
 # The issue's targets are the uncached ones; the cached figure and the floor are printed beside them.
 TARGETS = {"uncached": (2500, 50.0, 200.0), "cached": (None, None, None), "mixed": (None, None, None)}
 
-# The floor: the same gunicorn configuration serving a constant answer of the same size, no Django.
+# The floor: the same server configuration serving a constant answer of the same size, no Django.
 TRIVIAL_APP = """
 BODY = open(__file__.replace("trivial_app.py", "body.json"), "rb").read()
 
@@ -129,7 +134,7 @@ def wait_healthy(url: str, path: str = "/healthz", timeout: float = 60) -> None:
                     return
         except OSError:
             time.sleep(0.3)
-    raise RuntimeError("gunicorn did not become healthy")
+    raise RuntimeError("the web server did not become healthy")
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -194,9 +199,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="training epochs of the setup (speed, not quality)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--worker-class", default="gthread", help="gunicorn worker class (gthread keeps connections alive)"
+        "--server", choices=["granian", "gunicorn"], default="granian", help="granian is served (web_server.py)"
     )
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument(
+        "--worker-class", default="gthread", help="gunicorn's worker class (gthread keeps connections alive)"
+    )
+    parser.add_argument("--threads", type=int, default=THREADS, help="Python threads per worker")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--database-url", default="", help="default: a fresh PostgreSQL database bench_serve")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
@@ -264,8 +272,9 @@ def main() -> None:
         ),
     ]
     print(
-        f"version {version}: {len(ids)} books; gunicorn {options.workers} workers, {options.worker_class}"
-        f" x {options.threads} threads; answers of {len(sample_body)} bytes; load average before: {load()}"
+        f"version {version}: {len(ids)} books; {options.server} {options.workers} workers"
+        + (f", {options.worker_class}" if options.server == "gunicorn" else "")
+        + f" x {options.threads} threads; answers of {len(sample_body)} bytes; load average before: {load()}"
     )
     print(
         f"\n{'setup':<9} {'requests':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
@@ -277,7 +286,7 @@ def main() -> None:
             continue
         verdicts[setup.name] = run_setup(setup, options, scripts, ids)
     print(
-        "\n'floor' is a constant answer of the same size from the same gunicorn setup: what this machine allows"
+        "\n'floor' is a constant answer of the same size from the same server setup: what this machine allows"
         " with wrk on the same cores; 'django' a constant answer through Django and its middleware."
         f" Load average after: {load()}"
     )
@@ -349,20 +358,30 @@ def request_every_book(url: str, ids: np.ndarray, threads: int = 16) -> dict:
     return {"requests": len(ids), "errors": errors}
 
 
+def server_command(options, app: str, port: int) -> list[str]:
+    """The served web server's command (recommender/web_server.py), or gunicorn's (gthread) to compare with it."""
+    if options.server == "granian":
+        return web_command(
+            "127.0.0.1", port, options.workers, options.threads, f"{app}:application", log_level="warning"
+        )
+    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(options.workers), "--worker-class", options.worker_class]
+    command += ["--threads", str(options.threads), "--backlog", "2048", "--log-level", "warning"]
+    return command
+
+
 def run_setup(setup: Setup, options, scripts: dict[str, str], ids: np.ndarray) -> list[bool]:
-    """Start gunicorn, warm it up (not measured), run each round; one verdict per round against TARGETS."""
+    """Start the server, warm it up (not measured), run each round; one verdict per round against TARGETS."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = options.port or probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "gunicorn", setup.app, "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(options.workers), "--worker-class", options.worker_class]
-    command += ["--threads", str(options.threads), "--backlog", "2048", "--log-level", "warning"]
-    gunicorn = subprocess.Popen(command, cwd=setup.cwd, env={**setup.env, "PYTHONPATH": str(ROOT)})
+    command = server_command(options, setup.app, port)
+    server = subprocess.Popen(command, cwd=setup.cwd, env={**setup.env, "PYTHONPATH": str(ROOT)})
     verdicts = []
     try:
         wait_healthy(url, path="/" if setup.name == "floor" else "/healthz")
-        workers = [int(p) for p in subprocess.check_output(["pgrep", "-P", str(gunicorn.pid)], text=True).split()]
+        workers = [int(p) for p in subprocess.check_output(["pgrep", "-P", str(server.pid)], text=True).split()]
         kind, seconds = setup.warm_up
         started = time.perf_counter()
         warm = request_every_book(url, ids) if kind == "every-book" else wrk(url, scripts[kind], 16, seconds)
@@ -391,8 +410,8 @@ def run_setup(setup: Setup, options, scripts: dict[str, str], ids: np.ndarray) -
                 and (rss is None or max(r for r, _ in memory) <= rss)
             )
     finally:
-        gunicorn.terminate()
-        gunicorn.wait(timeout=30)
+        server.terminate()
+        server.wait(timeout=30)
     return verdicts
 
 

@@ -255,9 +255,9 @@ def trained_catalogue(trained_snapshot, django_db_blocker, tmp_path_factory):
 @pytest.fixture
 def committed_catalogue(transactional_db, trained_catalogue, trained_snapshot):
     """trained_catalogue for a test without a surrounding transaction, for tests whose other connections (a live
-    server's thread, a gunicorn) write while they run: under SQLite the test's transaction (BEGIN IMMEDIATE) would hold
-    the one write lock, and those writes would fail with "database is locked". Pytest-django runs such tests after the
-    others and flushes every table after each: the rows are put back if an earlier one's flush removed them."""
+    server's thread, the web server) write while they run: under SQLite the test's transaction (BEGIN IMMEDIATE) would
+    hold the one write lock, and those writes would fail with "database is locked". Pytest-django runs such tests after
+    the others and flushes every table after each: the rows are put back if an earlier one's flush removed them."""
     from embeddings.models import ModelVersion
 
     if not ModelVersion.objects.filter(pk=trained_catalogue.pk).exists():

@@ -1,4 +1,4 @@
-"""Private service processes for fault tests: a Redis, a PostgreSQL cluster and a gunicorn, each on a free port.
+"""Private service processes for fault tests: a Redis, a PostgreSQL cluster and the web server, each on a free port.
 
 Fault tests stop and restart these, never the shared PostgreSQL and Redis that other test runs use.
 """
@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from glob import glob
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import requests
 
+from recommender.web_server import THREADS, web_command
 from tests.helpers import ROOT
 
 
@@ -134,9 +134,10 @@ class PrivatePostgres:
 
 
 class WebServer:
-    """gunicorn serving the app (recommender.wsgi) with the given environment, on a free port."""
+    """The web server of `make run` (recommender/web_server.py) serving the app with the given environment, on a free
+    port: one worker of `threads` threads."""
 
-    def __init__(self, env: dict[str, str], log: Path, threads: int = 4) -> None:
+    def __init__(self, env: dict[str, str], log: Path, threads: int = THREADS) -> None:
         self.port = free_port()
         self.env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "test-only-secret-key", **env}
         self.log = log
@@ -148,17 +149,14 @@ class WebServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "gunicorn", "recommender.wsgi", "-b", f"127.0.0.1:{self.port}", "-w", "1"]
-        command += ["--threads", str(self.threads), "--worker-class", "gthread", "--timeout", "60"]
-        # gunicorn's largest request line (its default, 4094, answers longer URLs with its own HTML 414)
-        command += ["--limit-request-line", "8190"]
+        command = web_command("127.0.0.1", self.port, 1, self.threads, log_level="warning")
         with open(self.log, "a") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         wait_until(
-            lambda: self.process.poll() is not None or requests.get(self.base + "/healthz", timeout=2), 60, "gunicorn"
+            lambda: self.process.poll() is not None or requests.get(self.base + "/healthz", timeout=2), 60, "web server"
         )
         if self.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{self.log.read_text()}")
+            raise AssertionError(f"the web server exited:\n{self.log.read_text()}")
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.base + path, timeout=kwargs.pop("timeout", 10), **kwargs)

@@ -1,4 +1,5 @@
-"""Schemathesis over recommender/api/openapi.json against the app under gunicorn on the test database.
+"""Schemathesis over recommender/api/openapi.json against the app under its web server (web_server.py), on the test
+database.
 
 At least MIN_REQUESTS generated requests (valid and invalid): none may answer 5xx, and every answer must be
 one the schema describes (status code, content type, body). The schema must also list every /api/ route.
@@ -38,7 +39,7 @@ sent = {"requests": 0}
 def server(trained_catalogue, tmp_path_factory):
     web = WebServer(
         {"DATABASE_URL": test_database_url(), "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR)},
-        tmp_path_factory.mktemp("fuzz") / "gunicorn.log",
+        tmp_path_factory.mktemp("fuzz") / "web.log",
         threads=2,
     )
     web.start()

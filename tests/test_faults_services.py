@@ -1,4 +1,4 @@
-"""Redis stops and PostgreSQL restarts under a real gunicorn: pages and the API degrade, then recover by themselves.
+"""Redis stops and PostgreSQL restarts under the real web server: pages and the API degrade, then recover by themselves.
 
 Both services are private instances on free ports (tests/servers.py), never the shared ones.
 """
@@ -59,7 +59,7 @@ def test_redis_stops_and_comes_back(committed_catalogue, staff_login, tmp_path: 
     redis.start()
     server = WebServer(
         {"DATABASE_URL": test_database_url(), "REDIS_URL": redis.url, "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR)},
-        tmp_path / "gunicorn.log",
+        tmp_path / "web.log",
     )
     book = Book.objects.get(title="Space Cadet").id
     # books for a link: cached in Redis by Django's view (the fast path answers plain `similar` without Redis)
@@ -129,7 +129,7 @@ def test_postgres_restarts_under_traffic(tmp_path: Path):
     pg = PrivatePostgres()
     pg.init()
     env = {"DATABASE_URL": pg.url(), "ARTIFACTS_DIR": str(tmp_path / "artifacts"), "REDIS_URL": ""}
-    server = WebServer(env, tmp_path / "gunicorn.log")
+    server = WebServer(env, tmp_path / "web.log")
     try:
         for command in (["migrate", "-v0"], ["import_books", str(WIKIPEDIA)]):
             subprocess.run(
@@ -156,7 +156,7 @@ def test_postgres_restarts_under_traffic(tmp_path: Path):
 
         pg.start()
         wait_until(lambda: server.get("/api/books/?q=space").status_code == 200, 30, "the API to recover")
-        # each gunicorn thread may fail once on its connection from before the restart, then reconnects
+        # each web server thread may fail once on its connection from before the restart, then reconnects
         wait_until(lambda: server.get("/healthz").status_code == 200, 10, "healthz to recover")
         assert [server.get("/books/").status_code for _ in range(8)] == [200] * 8
         assert [server.get("/healthz").status_code for _ in range(8)] == [200] * 8

@@ -104,7 +104,7 @@ def test_make_run_starts_beat_only_when_the_schedule_is_on(settings, monkeypatch
         command.retrain_schedule = parse_schedule(value)
         command.start({"no_worker": False, "host": "127.0.0.1", "port": 8000, "web_workers": 1})
         assert any("beat" in args for args in started) is expect_beat
-        assert any("worker" in args for args in started) and any("gunicorn" in args for args in started)
+        assert any("worker" in args for args in started) and any("granian" in args for args in started)
     settings.RETRAIN_SCHEDULE = "not a schedule"
     with pytest.raises(serve.CommandError, match="RETRAIN_SCHEDULE"):
         command.handle(no_worker=True, host="127.0.0.1", port=8000, web_workers=1)

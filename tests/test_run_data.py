@@ -43,7 +43,7 @@ def test_download_with_progress_and_clear_failure(tmp_path):
 def test_serve_imports_into_an_empty_catalogue_and_queues_training(settings, artifacts_dir, monkeypatch):
     from recommender.management.commands import serve
 
-    # the worker and gunicorn processes are what `make run` adds; here only the steps before them run
+    # the worker and web server processes are what `make run` adds; here only the steps before them run
     settings.BOOKS_DATA = str(WIKIPEDIA)
     started = []
     monkeypatch.setattr(serve.Command, "start", lambda self, options: started.append(options) or [])

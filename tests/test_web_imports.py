@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 SERVE_THEN_LOOK = """
 import json, sys
-from recommender.wsgi import application  # what gunicorn loads
+from recommender.wsgi import application  # what the web server loads
 import recommender.librarian.views  # the retraining page (staff only) shows TrainParams' defaults
 from django.test import Client
 

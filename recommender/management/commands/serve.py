@@ -1,7 +1,7 @@
 """python manage.py serve: what `make run` runs.
 
-Migrates, imports the book data when the catalogue is empty, then runs a Celery worker and gunicorn
-together until Ctrl-C, which stops both.
+Migrates, imports the book data when the catalogue is empty, then runs a Celery worker and the web server
+(recommender/web_server.py) together until Ctrl-C, which stops both.
 """
 
 import os
@@ -22,9 +22,9 @@ from recommender.catalogue.importer import catalogue_is_empty
 from recommender.celery import worker_command
 from recommender.data import FULL_DATA_NAME, FULL_DATA_URL, DataUnavailable, data_paths, download, is_goodbooks_dir
 from recommender.librarian.schedule import ScheduleError, parse_schedule
+from recommender.web_server import THREADS, web_command
 
 SHARED_SAMPLE = settings.BASE_DIR.parent / "shared" / "data" / "wikipedia"
-LIMIT_REQUEST_LINE = 8190  # gunicorn's maximum; the README's deployment command uses it too
 
 
 class Command(BaseCommand):
@@ -34,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument("--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", str(THREADS))))
         parser.add_argument("--no-worker", action="store_true", help="run the web server only")
 
     def handle(self, *args, **options) -> None:
@@ -92,22 +93,13 @@ class Command(BaseCommand):
                 beat = [sys.executable, "-m", "celery", "-A", "recommender", "beat", "--loglevel=INFO"]
                 processes.append(subprocess.Popen([*beat, f"--schedule={beat_file}"]))
                 self.stdout.write(f"Retraining on a schedule: {settings.RETRAIN_SCHEDULE} (celery beat)")
-        web = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "recommender.wsgi",
-            "--bind",
-            f"{options['host']}:{options['port']}",
-            "--workers",
-            str(options["web_workers"]),
-            # gunicorn's default (4094 bytes) answers longer request lines with its own HTML 414 page; 8190 lets
-            # long shared "for me" URLs through to Django, whose own limits then answer in JSON.
-            "--limit-request-line",
-            str(LIMIT_REQUEST_LINE),
-            "--access-logfile",
-            "-",
-        ]
+        web = web_command(
+            options["host"],
+            options["port"],
+            options["web_workers"],
+            options.get("web_threads", THREADS),
+            access_log=True,
+        )
         processes.append(subprocess.Popen(web))
         return processes
 
@@ -130,7 +122,8 @@ class Command(BaseCommand):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
-        failed = [p.args[3] if len(p.args) > 3 else p.args[0] for p in processes if p.returncode not in (0, -15)]
+        # each command is `python -m <module> ...`: the module (celery, granian) names the process
+        failed = [p.args[2] if len(p.args) > 2 else p.args[0] for p in processes if p.returncode not in (0, -15)]
         if not stopping and failed:
             raise CommandError(f"stopped because a process exited: {', '.join(map(str, failed))}")
         self.stdout.write("Stopped.")
