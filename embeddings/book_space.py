@@ -6,7 +6,7 @@ returned, and its id resolves to the overlay row. A search asks the index for k 
 scans the overlay, and merges both lists by cosine. Only numpy: web processes import it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -66,6 +66,18 @@ class BookSpace:
     def row_of_id(self, book_id: int) -> int:
         row = self.overlay.row_of_id(book_id)
         return self.n + row if row is not None else self.base.row_of_id(book_id)
+
+    def rows_of_ids(self, book_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        """As VectorIndex.rows_of_ids, the overlay's books first."""
+        if not len(self.overlay):
+            return self.base.rows_of_ids(book_ids)
+        rows, unknown = [], []
+        for book_id in book_ids:
+            try:
+                rows.append(self.row_of_id(book_id))
+            except KeyError:
+                unknown.append(book_id)
+        return rows, unknown
 
     def id_of_row(self, row: int) -> int:
         return int(self.overlay.book_ids[row - self.n]) if row >= self.n else self.base.id_of_row(row)

@@ -17,7 +17,7 @@ product of a few thousand rows otherwise goes multi-threaded, and on a busy host
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -215,7 +215,8 @@ def scans_everything(search_k: int, depth: int, tuned_k: int, rows: int) -> bool
 def normalise(vec: np.ndarray) -> np.ndarray:
     """One query vector to unit length; a zero or non-finite one cannot be searched with (ValueError)."""
     vec = np.asarray(vec, dtype=np.float32).ravel()
-    norm = float(np.linalg.norm(vec))
+    # np.linalg.norm's own sum of squares, without its Python-level checks (a few us of every query)
+    norm = math.sqrt(float(vec @ vec))
     if not math.isfinite(norm) or norm == 0.0:
         raise ValueError("cannot search with a zero or non-finite vector")
     return vec / norm
@@ -365,6 +366,28 @@ class VectorIndex:
             raise KeyError(catalogue_id)
         return pos if self._order is None else int(self._order[pos])
 
+    def rows_of_ids(self, catalogue_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The rows of these ids in one lookup, and the ids (in the order given) that have none."""
+        try:
+            keys = np.asarray(catalogue_ids, dtype=np.int64).ravel()
+        except (TypeError, ValueError, OverflowError):  # not integers, or beyond int64: looked up one by one
+            return self._rows_one_by_one(catalogue_ids)
+        n = len(self._sorted_ids)
+        pos = np.minimum(np.searchsorted(self._sorted_ids, keys), max(n - 1, 0))
+        found = self._sorted_ids[pos] == keys if n else np.zeros(len(keys), dtype=bool)
+        rows = pos if self._order is None else self._order[pos]
+        unknown = [] if found.all() else [catalogue_ids[i] for i in np.flatnonzero(~found).tolist()]
+        return rows[found].tolist(), unknown
+
+    def _rows_one_by_one(self, catalogue_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        rows, unknown = [], []
+        for catalogue_id in catalogue_ids:
+            try:
+                rows.append(self.row_of_id(catalogue_id))
+            except KeyError:
+                unknown.append(catalogue_id)
+        return rows, unknown
+
     def id_of_row(self, row: int) -> int:
         return int(self.ids[row])
 
@@ -453,7 +476,8 @@ def _rescored(vectors, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
 def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     """Top k by score, ties broken by row so results are deterministic; similarities clipped to [-1, 1]."""
     order = np.lexsort((rows, -scores))[:k]
-    return [(int(rows[i]), float(min(1.0, max(-1.0, scores[i])))) for i in order]
+    best = np.clip(np.asarray(scores)[order], -1.0, 1.0)
+    return list(zip(np.asarray(rows)[order].tolist(), best.tolist(), strict=True))
 
 
 def read_index_json(folder: Path) -> dict:

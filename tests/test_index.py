@@ -154,6 +154,11 @@ def test_id_mapping_and_bad_queries(tmp_path: Path) -> None:
     assert 40 in index and 41 not in index and "x" not in index
     with pytest.raises(KeyError):
         index.row_of_id(41)
+    # many at once: the rows of the known ids, and the unknown ones in the order given (one lookup, or one by one
+    # for what is not an int64)
+    assert index.rows_of_ids([30, 41, 50, 5, 20]) == ([4, 0, 3], [41, 5])
+    assert index.rows_of_ids([2**70, 40, "x"]) == ([2], [2**70, "x"])
+    assert index.rows_of_ids([]) == ([], [])
     assert len(index.nearest_to_row(0, 100)) == 4  # k is capped by what is left
     assert index.nearest_to_row(0, 0) == []
     with pytest.raises(ValueError):
