@@ -54,6 +54,7 @@ from import_speed import write_full_scale_ndjson  # noqa: E402
 
 from recommender.web_server import THREADS, web_command  # noqa: E402  (no Django: the command line only)
 
+GUNICORN_THREADS = 4  # gthread threads per worker: gunicorn's best for these answers (README, Serving)
 # (requests/s at least, p99 ms at most, RSS MB per worker at most; None: no target), and 0 errors for all three.
 # The targets are the uncached ones; the cached figure and the floor are printed beside them.
 TARGETS = {"uncached": (2500, 50.0, 200.0), "cached": (None, None, None), "mixed": (None, None, None)}
@@ -204,7 +205,9 @@ def main() -> None:
     parser.add_argument(
         "--worker-class", default="gthread", help="gunicorn's worker class (gthread keeps connections alive)"
     )
-    parser.add_argument("--threads", type=int, default=THREADS, help="Python threads per worker")
+    parser.add_argument(
+        "--threads", type=int, default=0, help=f"Python threads per worker (default: {THREADS}; gunicorn: 4, its best)"
+    )
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--database-url", default="", help="default: a fresh PostgreSQL database bench_serve")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
@@ -213,6 +216,7 @@ def main() -> None:
     parser.add_argument("--skip-setup", action="store_true", help="reuse --database-url and --artifacts as they are")
     parser.add_argument("--only", nargs="+", choices=["cached", "uncached", "floor", "django", "mixed"], default=[])
     options = parser.parse_args()
+    options.threads = options.threads or (GUNICORN_THREADS if options.server == "gunicorn" else THREADS)
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
 

@@ -1,5 +1,10 @@
-"""`make run`'s web server (manage.py serve) lets long request lines through to Django: a long URL (a long shared
-"for me" list, a long search) gets Django's answer, not the server's own 414."""
+"""`make run`'s web server (manage.py serve, recommender/web_server.py) lets long request lines through to Django: a
+long URL (a long shared "for me" list, a long search) gets Django's answer, not the server's own 414. A worker that
+dies is started again, as gunicorn's arbiter did."""
+
+import os
+import signal
+import subprocess
 
 import requests
 
@@ -7,26 +12,50 @@ from recommender.management.commands import serve
 from tests.servers import free_port, stop, wait_until
 
 
-def test_serve_lets_long_urls_through_to_django():
+def start_web_server() -> tuple[list[subprocess.Popen], str]:
     port = free_port()
     command = serve.Command()
     command.retrain_schedule = None
     processes = command.start({"no_worker": True, "host": "127.0.0.1", "port": port, "web_workers": 1})
     base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: processes[0].poll() is not None or answers(base), 60, "the web server")
+    assert processes[0].poll() is None, "the web server exited"
+    return processes, base
 
-    def answers() -> bool:
-        try:
-            return requests.get(f"{base}/no/such/page/", timeout=2).status_code == 404
-        except requests.ConnectionError:
-            return False
 
+def answers(base: str) -> bool:
     try:
-        wait_until(lambda: processes[0].poll() is not None or answers(), 60, "the web server")
+        return requests.get(f"{base}/no/such/page/", timeout=2).status_code == 404
+    except requests.ConnectionError:
+        return False
+
+
+def workers_of(server: subprocess.Popen) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+def test_serve_lets_long_urls_through_to_django():
+    processes, base = start_web_server()
+    try:
         for length in (6000, 9000, 60_000):  # gunicorn stopped at 4094 by default and 8190 at most
             long = requests.get(f"{base}/no/such/page/?q={'x' * length}", timeout=10)
             assert long.status_code == 404 and "Page not found" in long.text  # Django's page, not the server's
         longest = requests.get(f"{base}/no/such/page/?q={'x' * 70_000}", timeout=10)  # beyond granian's 64 KB
         assert longest.status_code == 414
+    finally:
+        for process in processes:
+            stop(process)
+
+
+def test_a_killed_web_worker_is_started_again():
+    processes, base = start_web_server()
+    try:
+        [worker] = workers_of(processes[0])
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: (found := workers_of(processes[0])) and worker not in found, 30, "a new worker")
+        wait_until(lambda: answers(base), 60, "the new worker to answer")
+        assert processes[0].poll() is None
     finally:
         for process in processes:
             stop(process)
