@@ -2,7 +2,8 @@
 
 Why: an uncached answer of either costs a fraction of a millisecond from memory (the similar table, the catalogue
 snapshot, the served vectors), while Django's request cycle and its middleware cost more than that on their own: a
-constant answer through Django reaches about a third of the requests per second gunicorn serves without it.
+constant answer through Django reaches a fraction of the requests per second the server answers without it (a third
+under gunicorn, about a tenth under granian: README, Serving).
 
 What it answers, from memory only (recommendations.memory_only(): the snapshot must hold every book involved):
 
