@@ -5,10 +5,13 @@ dies is started again, as gunicorn's arbiter did."""
 import os
 import signal
 import subprocess
+import sys
 
+import pytest
 import requests
 
 from recommender.management.commands import serve
+from tests.helpers import ROOT
 from tests.servers import free_port, stop, wait_until
 
 
@@ -59,3 +62,14 @@ def test_a_killed_web_worker_is_started_again():
     finally:
         for process in processes:
             stop(process)
+
+
+@pytest.mark.parametrize("variable", ["WEB_THREADS", "WEB_CONCURRENCY", "PORT"])
+def test_a_typo_in_a_server_variable_stops_with_its_name(variable):
+    env = {**os.environ, variable: "two"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--no-worker"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2  # argparse's usage error: nothing was migrated or started
+    assert f"'two' is not a positive integer (the option, or {variable})" in done.stderr
+    assert "Traceback" not in done.stderr

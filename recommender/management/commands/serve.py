@@ -4,11 +4,13 @@ Migrates, imports the book data when the catalogue is empty, then runs a Celery 
 (recommender/web_server.py) together until Ctrl-C, which stops both.
 """
 
+import argparse
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -27,14 +29,31 @@ from recommender.web_server import THREADS, web_command
 SHARED_SAMPLE = settings.BASE_DIR.parent / "shared" / "data" / "wikipedia"
 
 
+def counted(variable: str) -> Callable[[str], int]:
+    """An argparse type: a positive integer, or an error naming the option's environment variable too."""
+
+    def parse(value: str) -> int:
+        if not value.strip().isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer (the option, or {variable})")
+        return int(value)
+
+    return parse
+
+
 class Command(BaseCommand):
     help = "Migrate, import data if the catalogue is empty, and run a Celery worker with the web server."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
-        parser.add_argument("--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", str(THREADS))))
+        # defaults from the environment, checked as the options are (argparse applies `type` to string defaults):
+        # a typo stops with a message naming the variable, not a traceback
+        parser.add_argument("--port", type=counted("PORT"), default=os.environ.get("PORT", "8000"))
+        parser.add_argument(
+            "--web-workers", type=counted("WEB_CONCURRENCY"), default=os.environ.get("WEB_CONCURRENCY", "2")
+        )
+        parser.add_argument(
+            "--web-threads", type=counted("WEB_THREADS"), default=os.environ.get("WEB_THREADS", str(THREADS))
+        )
         parser.add_argument("--no-worker", action="store_true", help="run the web server only")
 
     def handle(self, *args, **options) -> None:
