@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from embeddings.overlay import Overlay
-from embeddings.search import VectorIndex, _best, normalise
+from embeddings.search import VectorIndex, _best, normalise, rows_one_by_one
 
 
 class StackedRows:
@@ -71,13 +71,7 @@ class BookSpace:
         """As VectorIndex.rows_of_ids, the overlay's books first."""
         if not len(self.overlay):
             return self.base.rows_of_ids(book_ids)
-        rows, unknown = [], []
-        for book_id in book_ids:
-            try:
-                rows.append(self.row_of_id(book_id))
-            except KeyError:
-                unknown.append(book_id)
-        return rows, unknown
+        return rows_one_by_one(self, book_ids)
 
     def id_of_row(self, row: int) -> int:
         return int(self.overlay.book_ids[row - self.n]) if row >= self.n else self.base.id_of_row(row)

@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from annoy import AnnoyIndex
@@ -371,22 +372,13 @@ class VectorIndex:
         try:
             keys = np.asarray(catalogue_ids, dtype=np.int64).ravel()
         except (TypeError, ValueError, OverflowError):  # not integers, or beyond int64: looked up one by one
-            return self._rows_one_by_one(catalogue_ids)
+            return rows_one_by_one(self, catalogue_ids)
         n = len(self._sorted_ids)
         pos = np.minimum(np.searchsorted(self._sorted_ids, keys), max(n - 1, 0))
         found = self._sorted_ids[pos] == keys if n else np.zeros(len(keys), dtype=bool)
         rows = pos if self._order is None else self._order[pos]
         unknown = [] if found.all() else [catalogue_ids[i] for i in np.flatnonzero(~found).tolist()]
         return rows[found].tolist(), unknown
-
-    def _rows_one_by_one(self, catalogue_ids: Sequence[int]) -> tuple[list[int], list[int]]:
-        rows, unknown = [], []
-        for catalogue_id in catalogue_ids:
-            try:
-                rows.append(self.row_of_id(catalogue_id))
-            except KeyError:
-                unknown.append(catalogue_id)
-        return rows, unknown
 
     def id_of_row(self, row: int) -> int:
         return int(self.ids[row])
@@ -466,6 +458,22 @@ class VectorIndex:
         n = len(scores)
         rows = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
         return _best(rows, scores[rows], k)
+
+
+class RowLookup(Protocol):
+    def row_of_id(self, catalogue_id: int) -> int: ...  # KeyError for an unknown id
+
+
+def rows_one_by_one(index: RowLookup, catalogue_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+    """rows_of_ids by one row_of_id call per id (VectorIndex, BookSpace): the rows found, and the ids (in the order
+    given) that have none."""
+    rows, unknown = [], []
+    for catalogue_id in catalogue_ids:
+        try:
+            rows.append(index.row_of_id(catalogue_id))
+        except KeyError:
+            unknown.append(catalogue_id)
+    return rows, unknown
 
 
 def _rescored(vectors, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
