@@ -206,7 +206,10 @@ def main() -> None:
         "--worker-class", default="gthread", help="gunicorn's worker class (gthread keeps connections alive)"
     )
     parser.add_argument(
-        "--threads", type=int, default=0, help=f"Python threads per worker (default: {THREADS}; gunicorn: 4, its best)"
+        "--threads",
+        type=int,
+        default=0,
+        help=f"Python threads per worker (default: {THREADS}; gunicorn: {GUNICORN_THREADS}, its best)",
     )
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--database-url", default="", help="default: a fresh PostgreSQL database bench_serve")
