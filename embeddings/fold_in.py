@@ -23,18 +23,22 @@ Never imports TensorFlow: web processes may import this module (they never call 
 `manage.py fold_in` does).
 """
 
+from __future__ import annotations
+
 import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit
 
 from embeddings.batches import link_weights
 from embeddings.rare_links import RareLinks
+
+if TYPE_CHECKING:  # scipy is imported where it is used: a web process that never needs it saves ~20 MB
+    import scipy.sparse as sp
 
 OUTPUT_LAYER_FILE = "output_layer.json"
 NEGATIVE_SAMPLES = 1024  # links drawn to estimate a book's negative term
@@ -115,7 +119,7 @@ class FoldInModel:
         self._order = np.argsort(self.link_ids, kind="stable")
 
     @classmethod
-    def open(cls, folder: Path) -> "FoldInModel":
+    def open(cls, folder: Path) -> FoldInModel:
         """From a published version folder; raises FoldInUnavailable when it lacks its TF-IDF matrix."""
         from embeddings.hybrid import TFIDF_FILE  # scipy only
 
@@ -125,6 +129,8 @@ class FoldInModel:
         params = json.loads((folder / "params.json").read_text())
         link_ids = np.load(folder / "link_ids.npy")
         link_vectors = np.load(folder / "link_vectors.npy", mmap_mode="r")
+        import scipy.sparse as sp
+
         tfidf = sp.load_npz(folder / TFIDF_FILE).tocsr()
         counts = np.bincount(tfidf.indices, minlength=len(link_ids))
         book_vectors = np.load(folder / "book_vectors.npy", mmap_mode="r")
@@ -243,6 +249,8 @@ class FoldInModel:
         self, u: np.ndarray, matrix: np.ndarray, positive: np.ndarray, weights: np.ndarray
     ) -> tuple[float, np.ndarray]:
         """The weighted loss at unit vector u and its gradient along the sphere."""
+        from scipy.special import expit
+
         cosine = matrix @ u
         if self.mode == "classification":
             sign = np.where(positive, -1.0, 1.0)  # -log sigmoid(z) = softplus(-z); -log(1 - sigmoid(z)) = softplus(z)
@@ -262,6 +270,8 @@ def estimate_output_layer(
 ) -> dict:
     """kernel and bias of sigmoid(kernel * cos + bias) re-fitted from a version's vectors (Newton's method on the
     logistic loss of up to ESTIMATE_PAIRS pairs against negative_ratio times as many uniform non-pairs)."""
+    from scipy.special import expit
+
     rng = np.random.default_rng(seed)
     coo = tfidf.tocoo()
     take = rng.permutation(len(coo.row))[:ESTIMATE_PAIRS]

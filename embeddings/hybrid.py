@@ -23,17 +23,22 @@ vectors were trained on), so web processes need numpy and scipy only. The same `
 evaluation scores as "served" (embeddings/evaluation.py) and what LoadedVersion.similar_books returns.
 """
 
+from __future__ import annotations
+
 import copy
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from embeddings.book_groups import BookGroups
 from embeddings.link_votes import LinkVotes
 from embeddings.rare_links import RareLinks
+
+if TYPE_CHECKING:  # scipy is imported where it is used: a web process that never needs it saves ~20 MB
+    import scipy.sparse as sp
 
 TFIDF_FILE = "book_tfidf.npz"
 CANDIDATES = 50
@@ -44,6 +49,8 @@ AUTHOR_WEIGHT = 0.15
 
 def tfidf_matrix(pairs: np.ndarray, n_books: int, n_links: int) -> sp.csr_matrix:
     """Book x link TF-IDF (binary tf, smoothed idf as scikit-learn's TfidfTransformer), rows L2-normalised."""
+    import scipy.sparse as sp
+
     pairs = np.asarray(pairs).reshape(-1, 2)
     ones = np.ones(len(pairs), dtype=np.float32)
     matrix = sp.csr_matrix((ones, (pairs[:, 0], pairs[:, 1])), shape=(n_books, n_links), dtype=np.float32)
@@ -62,6 +69,8 @@ def smoothed_idf(df: np.ndarray, n_books: int) -> np.ndarray:
 
 def save_tfidf(folder: Path, pairs: np.ndarray, n_books: int, n_links: int) -> sp.csr_matrix:
     """Write the version's TF-IDF matrix and return it."""
+    import scipy.sparse as sp
+
     matrix = tfidf_matrix(pairs, n_books, n_links)
     sp.save_npz(Path(folder) / TFIDF_FILE, matrix, compressed=False)
     return matrix
@@ -73,7 +82,7 @@ class Blend:
     def __init__(
         self,
         book_vectors: np.ndarray,
-        tfidf: "sp.csr_matrix | Callable[[], sp.csr_matrix]",
+        tfidf: sp.csr_matrix | Callable[[], sp.csr_matrix],
         candidates: int = CANDIDATES,
         tfidf_weight: float = TFIDF_WEIGHT,
         groups: BookGroups | None = None,
@@ -144,7 +153,7 @@ class Blend:
         hidden: np.ndarray,
         authors: Sequence[str] | None = None,
         series: Sequence[str] | None = None,
-    ) -> "Blend":
+    ) -> Blend:
         """This blend over the version's books plus folded ones (vectors: embeddings.book_space.StackedRows).
 
         A folded book's TF-IDF row is its known links weighted by the version's idf; the version's matrix, shared
@@ -166,6 +175,8 @@ class Blend:
                 blend._rare_idf = smoothed_idf(blend.rare.counts(), self.tfidf.shape[0])
                 idf = np.concatenate([idf, blend._rare_idf.astype(np.float32)])
             link_indptr, link_rows = _drop_columns(link_indptr, link_rows, len(idf))  # a file gone: known links only
+        import scipy.sparse as sp
+
         weights = idf[link_rows]
         extra = sp.csr_matrix((weights, link_rows, link_indptr), shape=(m, len(idf)), dtype=np.float32)
         norms = np.sqrt(np.asarray(extra.multiply(extra).sum(axis=1)).ravel())
@@ -174,7 +185,7 @@ class Blend:
         return blend
 
     @classmethod
-    def open(cls, folder: Path, book_vectors: np.ndarray) -> "Blend | None":
+    def open(cls, folder: Path, book_vectors: np.ndarray) -> Blend | None:
         path = Path(folder) / TFIDF_FILE
         if not path.is_file():
             return None
@@ -182,7 +193,7 @@ class Blend:
             rows = int(stored["shape"][0])
         if rows != len(book_vectors):
             raise ValueError(f"TF-IDF rows {rows} != book vectors {len(book_vectors)}")
-        return cls(book_vectors, lambda: sp.load_npz(path), groups=BookGroups.open(folder), rare_folder=Path(folder))
+        return cls(book_vectors, lambda: _load_matrix(path), groups=BookGroups.open(folder), rare_folder=Path(folder))
 
     def tfidf_scores(self, row: int) -> np.ndarray:
         n, n_links = self.tfidf.shape
@@ -195,6 +206,8 @@ class Blend:
             scores += self._rare_scores(links[~known] - n_links, weights[~known])
         if self.extra_tfidf is None:
             return scores
+        import scipy.sparse as sp
+
         query = sp.csr_matrix((weights, links, [0, len(links)]), shape=(1, self.extra_tfidf.shape[1]))
         return np.concatenate([scores, np.asarray((self.extra_tfidf @ query.T).todense()).ravel()])
 
@@ -238,6 +251,12 @@ class Blend:
             score /= 1.0 + self.series_weight + self.author_weight
         order = np.lexsort((rows, -score))[:k]  # ties: lower row first, so the result is deterministic
         return [(int(rows[i]), float(score[i])) for i in order]
+
+
+def _load_matrix(path: Path) -> sp.csr_matrix:
+    import scipy.sparse as sp
+
+    return sp.load_npz(path)
 
 
 def _row_norms(tfidf: sp.csr_matrix, idf: np.ndarray) -> np.ndarray:

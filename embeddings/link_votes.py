@@ -20,10 +20,15 @@ the same LinkVotes. The worker writes `link_votes.npz` beside the TF-IDF matrix:
 process sums the rows of the link's books and never ranks neighbours itself. Only numpy and scipy.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported where it is used: a web process that never needs it saves ~20 MB
+    import scipy.sparse as sp
 
 VOTES_FILE = "link_votes.npz"
 NEIGHBOURS = 50
@@ -40,6 +45,8 @@ def neighbour_matrix(tfidf: sp.csr_matrix, neighbours: int = NEIGHBOURS) -> sp.c
     Each chunk's similarities are made dense: on catalogues with links that most books use, most pairs of books
     share one (by hand, a median of 22,500 of 37,020 on the full-scale generated graph), and selecting in a dense
     block is far quicker than sorting that many sparse entries."""
+    import scipy.sparse as sp
+
     tfidf = tfidf.tocsr()
     n = tfidf.shape[0]
     k = min(neighbours, n - 1)
@@ -64,6 +71,8 @@ def neighbour_matrix(tfidf: sp.csr_matrix, neighbours: int = NEIGHBOURS) -> sp.c
 def pattern(matrix: sp.csr_matrix) -> sp.csr_matrix:
     """1 where `matrix` has an entry, sharing its index arrays: the books' links of the TF-IDF matrix (books x
     links), or the links' books of its transpose."""
+    import scipy.sparse as sp
+
     matrix = matrix.tocsr()
     return sp.csr_matrix(
         (np.ones(matrix.nnz, dtype=np.float32), matrix.indices, matrix.indptr), shape=matrix.shape, dtype=np.float32
@@ -94,7 +103,7 @@ class LinkVotes:
         self._usage: sp.csr_matrix | None = None
 
     @classmethod
-    def build(cls, tfidf: sp.csr_matrix, count: int = NEIGHBOURS, weight: float = VOTE_WEIGHT) -> "LinkVotes":
+    def build(cls, tfidf: sp.csr_matrix, count: int = NEIGHBOURS, weight: float = VOTE_WEIGHT) -> LinkVotes:
         """Every book's `count` neighbours in `tfidf` (books x links), their votes' best per book."""
         neighbours, usage = neighbour_matrix(tfidf, count), pattern(tfidf)
         best = np.zeros(neighbours.shape[0], dtype=np.float32)
@@ -105,7 +114,7 @@ class LinkVotes:
         votes._neighbours, votes._usage = neighbours, usage
         return votes
 
-    def reweighted(self, weight: float) -> "LinkVotes":
+    def reweighted(self, weight: float) -> LinkVotes:
         """The same votes with another weight (the benchmark's ablation)."""
         votes = LinkVotes(self.voters, self.link_books, self.best, weight)
         votes._neighbours, votes._usage = self._neighbours, self._usage
@@ -131,9 +140,11 @@ class LinkVotes:
         )
 
     @classmethod
-    def open(cls, folder: Path, tfidf_t: sp.csr_matrix) -> "LinkVotes | None":
+    def open(cls, folder: Path, tfidf_t: sp.csr_matrix) -> LinkVotes | None:
         """The version's votes, with the links' books from its TF-IDF matrix transposed (links x books; its pattern
         only, the arrays shared); None for a version from before link_votes.npz."""
+        import scipy.sparse as sp
+
         path = Path(folder) / VOTES_FILE
         if not path.is_file():
             return None
