@@ -52,6 +52,7 @@ class BookSpace:
         self.vectors = StackedRows(base.vectors, overlay.vectors)
         shadowed = [base.row_of_id(i) for i in overlay.book_ids if i in base]
         self.hidden = np.array(sorted(shadowed), dtype=np.int64)
+        self._hidden = set(shadowed)
 
     def __len__(self) -> int:
         return self.n + len(self.overlay)
@@ -94,7 +95,7 @@ class BookSpace:
         return self._search(normalise(vec), k, set(map(int, exclude_rows)))
 
     def _search(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
-        found = self.base._search(query, k, {r for r in exclude if r < self.n} | set(self.hidden.tolist()))
+        found = self.base._search(query, k, {r for r in exclude if r < self.n} | self._hidden)
         if not len(self.overlay):
             return found
         scores = self.overlay.vectors @ query

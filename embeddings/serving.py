@@ -196,11 +196,10 @@ class LoadedVersion:
         books = self.space
         rows = _rows(books, "book", liked + disliked)
         liked_rows, disliked_rows = rows[: len(liked)], rows[len(liked) :]
-        query = np.zeros(books.dim, dtype=np.float32)
-        if liked_rows:
-            query += normalise(_mean(books.vectors[sorted(liked_rows)]))
+        # zeros + L is L (a -0.0 becomes 0.0, which no product sees): likes alone skip the sum
+        query = normalise(_mean(books.vectors[sorted(liked_rows)])) if liked_rows else np.zeros(books.dim, np.float32)
         if disliked_rows:
-            query -= DISLIKE_WEIGHT * normalise(_mean(books.vectors[sorted(disliked_rows)]))
+            query = query - DISLIKE_WEIGHT * normalise(_mean(books.vectors[sorted(disliked_rows)]))
         return _to_ids(books, books.nearest_to_vector(query, k, exclude_rows=rows))
 
 

@@ -173,31 +173,30 @@ def _book_results(
     """
     ids = [book_id for book_id, _ in found]
     snapshot = holder.get(version)
-    described = snapshot.book_dicts(ids) if snapshot is not None and snapshot.has_books(anchor_books) else None
-    if described is not None:
-        if anchor_link is None:
-            anchors = snapshot.links_of_books(anchor_books)
-        else:
-            anchors = snapshot.link_ranks_of([anchor_link])
-        explanations = snapshot.shared_links(ids, anchors, SHARED_LINKS_SHOWN)
-        # each card's fields after the id, as a tuple: no BookCard made only to be copied into a BookResult
-        cards = {book["id"]: (book["title"], book["author"], book["genre"], book["cover_url"]) for book in described}
+    in_memory = None if snapshot is None else snapshot.results(ids, list(anchor_books), anchor_link, SHARED_LINKS_SHOWN)
+    if in_memory is not None:
+        cards, explanations = in_memory
     else:
         _database()
         books, _ = known_books(ids)
         explanations = shared_links(books, link_ids_of(anchor_books) if anchor_link is None else {anchor_link})
         cards = {i: (book.title, book.author, book.genre, book.cover_image_url()) for i, book in books.items()}
+    folded = version.is_folded_in if len(version.overlay) else _never  # most versions fold nothing in
     return [
         BookResult(
             book_id,
             *cards[book_id],
             similarity=round(float(similarity), 4),
             shared_links=explanations.get(book_id, ()),
-            folded_in=version.is_folded_in(book_id),
+            folded_in=folded(book_id),
         )
         for book_id, similarity in found
         if book_id in cards  # a book deleted from the catalogue since the version was trained is left out
     ]
+
+
+def _never(book_id: int) -> bool:
+    return False
 
 
 def link_ids_of(book_ids: Iterable[int]) -> QuerySet:

@@ -40,10 +40,10 @@ class CatalogueSnapshot:
     their ranks (NamedLinks.rank), ascending: the order in which shared links are shown, rarest first."""
 
     book_ids: np.ndarray  # ascending
-    described_at: np.ndarray  # book i's to_dict() JSON is described[described_at[i]:described_at[i + 1]]
+    # book i's to_dict() JSON is described[spans[i, 0]:spans[i, 1]], its links link_ranks[spans[i, 2]:spans[i, 3]]
+    # (ascending): one row per book, so the few books of an answer are read with one gather
+    spans: np.ndarray
     described: bytes
-    links_start: np.ndarray  # book i's links are link_ranks[links_start[i]:links_stop[i]], ascending
-    links_stop: np.ndarray
     link_ranks: np.ndarray
     links: "NamedLinks"
     built_at: float
@@ -58,15 +58,10 @@ class CatalogueSnapshot:
 
     def book_dict(self, book_id: int) -> dict | None:
         at = self._position(book_id)
-        return None if at is None else orjson.loads(self.described[self.described_at[at] : self.described_at[at + 1]])
-
-    def book_dicts(self, book_ids: list[int]) -> list[dict] | None:
-        """The books' to_dict() in the order given, found in one pass; None unless the snapshot holds them all."""
-        at = _find(self.book_ids, np.asarray(book_ids, dtype=np.int64))
-        if (at < 0).any():
+        if at is None:
             return None
-        described, starts, stops = self.described, self.described_at[at].tolist(), self.described_at[at + 1].tolist()
-        return [orjson.loads(described[start:stop]) for start, stop in zip(starts, stops, strict=True)]
+        start, stop = self.spans[at, :2].tolist()
+        return orjson.loads(self.described[start:stop])
 
     def link_dict(self, link_id: int) -> dict | None:
         found = self.links.get(link_id)
@@ -75,44 +70,42 @@ class CatalogueSnapshot:
     def has_links(self, link_ids: Iterable[int]) -> bool:
         return all(self.links.get(link_id) is not None for link_id in link_ids)
 
-    def links_of_books(self, book_ids: Iterable[int]) -> np.ndarray:
-        """The links of these books as ranks, ascending, each once (what shared_links takes as anchors)."""
-        at = _find(self.book_ids, np.fromiter(book_ids, dtype=np.int64))
-        slices = [self.link_ranks[self.links_start[i] : self.links_stop[i]] for i in at[at >= 0].tolist()]
-        if len(slices) == 1:
-            return slices[0]  # one book's ranks are ascending and distinct already
-        return np.unique(np.concatenate(slices)) if slices else np.empty(0, dtype=self.link_ranks.dtype)
+    def results(
+        self, book_ids: list[int], anchor_books: list[int], anchor_link: int | None, limit: int
+    ) -> tuple[dict[int, tuple[str, str, str, str]], dict[int, tuple[tuple[int, str], ...]]] | None:
+        """What a list of found books shows, as recommendations.shared_links and the cards: each book's (title,
+        author, genre, cover_url), and up to `limit` of the links it shares with the anchor books (or with the
+        anchor link) as (id, name), rarest first. None unless the snapshot holds every book involved.
 
-    def link_ranks_of(self, link_ids: Iterable[int]) -> np.ndarray:
-        """The ranks of these links, ascending; links the snapshot does not know are left out."""
+        Every book of the answer is found with one lookup and its row read with one gather; the rest is plain
+        Python over about ten books (numpy's cost per call, a few us in a busy web process, was most of this)."""
+        at = _find(self.book_ids, np.asarray(book_ids + anchor_books, dtype=np.int64))
+        if (at < 0).any():
+            return None
+        rows = self.spans[at].tolist()
+        found, anchoring = rows[: len(book_ids)], rows[len(book_ids) :]
+        link_ranks = self.link_ranks
+        if anchor_link is None:
+            anchors: set[int] = set()
+            for _, _, start, stop in anchoring:
+                anchors.update(link_ranks[start:stop].tolist())
+        else:
+            anchors = self.link_ranks_of([anchor_link])
+        described = self.described
+        books = orjson.loads(b"[" + b",".join([described[row[0] : row[1]] for row in found]) + b"]")
+        cards = {book["id"]: (book["title"], book["author"], book["genre"], book["cover_url"]) for book in books}
+        owners, shown = [], []
+        if anchors:  # a book's ranks ascend, so its first `limit` ranks among the anchors are its answer
+            for book_id, (_, _, start, stop) in zip(book_ids, found, strict=True):
+                shared = [rank for rank in link_ranks[start:stop].tolist() if rank in anchors][:limit]
+                owners += [book_id] * len(shared)
+                shown += shared
+        return cards, self.links.named(owners, shown)
+
+    def link_ranks_of(self, link_ids: Iterable[int]) -> set[int]:
+        """The ranks of these links; links the snapshot does not know are left out."""
         at = _find(self.links.ids, np.fromiter(link_ids, dtype=np.int64))
-        return np.unique(self.links.rank[at[at >= 0]])
-
-    def shared_links(
-        self, book_ids: Iterable[int], anchor_ranks: np.ndarray, limit: int
-    ) -> dict[int, tuple[tuple[int, str], ...]]:
-        """As recommendations.shared_links: per book, up to `limit` of the anchor links (ranks, ascending, from
-        links_of_books or link_ranks_of) it has, rarest first.
-
-        In numpy for all the books at once: every book's ranks are gathered in one go, in (book, rank) order, so
-        the first `limit` shared ranks of each book are its answer and only their names are decoded."""
-        wanted = np.fromiter(book_ids, dtype=np.int64)
-        at = _find(self.book_ids, wanted)
-        books, at = wanted[at >= 0], at[at >= 0]
-        if not len(anchor_ranks) or not len(at):
-            return {}
-        starts, lengths = self.links_start[at], self.links_stop[at] - self.links_start[at]
-        owner = np.repeat(np.arange(len(at)), lengths)  # the ragged slices of every book, gathered in one go
-        ranks = self.link_ranks[np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())]
-        shared = _find(anchor_ranks, ranks) >= 0
-        owner, ranks = owner[shared], ranks[shared]
-        first = np.searchsorted(owner, np.arange(len(at)))
-        keep = np.arange(len(owner)) - first[owner] < limit
-        owner, named = owner[keep].tolist(), self.links.by_rank[ranks[keep]]
-        found: dict[int, list[tuple[int, str]]] = {}
-        for i, link_id, name_at in zip(owner, self.links.ids[named].tolist(), named.tolist(), strict=True):
-            found.setdefault(i, []).append((link_id, self.links.name(name_at)))
-        return {int(books[i]): tuple(shared) for i, shared in found.items()}
+        return set(self.links.rank[at[at >= 0]].tolist())
 
 
 def _find(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -141,6 +134,16 @@ class NamedLinks:
         if at == len(self.ids) or self.ids[at] != link_id:
             return None
         return self.names[self.names_at[at] : self.names_at[at + 1]].decode(), int(self.counts[at])
+
+    def named(self, owners: list[int], ranks: list[int]) -> dict[int, tuple[tuple[int, str], ...]]:
+        """Per owner, its links (given by rank, in order) as (id, name); only these names are decoded."""
+        if not ranks:
+            return {}
+        at = self.by_rank[ranks]
+        named: dict[int, list[tuple[int, str]]] = {}
+        for owner, link_id, name_at in zip(owners, self.ids[at].tolist(), at.tolist(), strict=True):
+            named.setdefault(owner, []).append((link_id, self.name(name_at)))
+        return {owner: tuple(links) for owner, links in named.items()}
 
     def name(self, at: int) -> str:
         found = self.decoded[at]
@@ -186,7 +189,7 @@ def build() -> CatalogueSnapshot:
         ids.append(book.pk)
         parts.append(encoded)
         ends.append(ends[-1] + len(encoded))
-    book_ids = np.array(ids, dtype=np.int64)
+    book_ids, described_at = np.array(ids, dtype=np.int64), np.array(ends, dtype=np.int64)
     pairs = _book_link_pairs(BookLink.objects.count())
     links = NamedLinks.read()
     named = _find(links.ids, pairs[:, 1])
@@ -196,16 +199,22 @@ def build() -> CatalogueSnapshot:
     pairs, ranks = pairs[order], ranks[order]
     snapshot = CatalogueSnapshot(
         book_ids=book_ids,
-        described_at=np.array(ends, dtype=np.int64),
+        spans=np.stack(
+            [
+                described_at[:-1],
+                described_at[1:],
+                # pairs are sorted by book: a book's links lie between where its id would be inserted left and right
+                pairs[:, 0].searchsorted(book_ids, side="left"),
+                pairs[:, 0].searchsorted(book_ids, side="right"),
+            ],
+            axis=1,
+        ),
         described=b"".join(parts),
-        # pairs are sorted by book: a book's links lie between where its id would be inserted left and right
-        links_start=pairs[:, 0].searchsorted(book_ids, side="left"),
-        links_stop=pairs[:, 0].searchsorted(book_ids, side="right"),
         link_ranks=ranks,
         links=links,
         built_at=time.monotonic(),
     )
-    del ids, parts, ends, pairs, named, ranks, order
+    del ids, parts, ends, described_at, pairs, named, ranks, order
     _return_freed_memory()
     return snapshot
 
