@@ -120,7 +120,8 @@ class ClusterLists:
         cls, vectors: np.ndarray, lists: int, probe: int, seed: int = 0, iterations: int = 10, sample: int = 100_000
     ) -> "ClusterLists":
         """Lloyd's iterations on the unit sphere over a sample of at most `sample` rows, then every row assigned to
-        its nearest centre."""
+        its nearest centre. The lists are stored in a chain of near centres (_chain_order), so the lists a query
+        probes often lie next to each other in the file and are read as one block."""
         rng = np.random.default_rng(seed)
         vectors = np.asarray(vectors, dtype=np.float32)
         fitted = vectors if len(vectors) <= sample else vectors[np.sort(rng.choice(len(vectors), sample, False))]
@@ -132,6 +133,7 @@ class ClusterLists:
             np.add.at(sums, assigned, fitted)
             norms = np.linalg.norm(sums, axis=1, keepdims=True)
             centres = np.where(norms > 0, sums / np.maximum(norms, 1e-12), centres).astype(np.float32)  # empty: kept
+        centres = centres[_chain_order(centres)]
         assigned = _nearest_centre(vectors, centres)
         rows = np.argsort(assigned, kind="stable").astype(np.int64)
         starts = np.searchsorted(assigned[rows], np.arange(lists + 1)).astype(np.int64)
@@ -154,8 +156,8 @@ class ClusterLists:
         n = len(near)
         nearest = sorted(near.argpartition(n - probe)[n - probe :].tolist()) if probe < n else range(n)
         bounds, vectors = self.bounds, self.vectors
-        spans = [(bounds[c], bounds[c + 1]) for c in nearest]  # ascending: the lists' blocks read in file order
-        # A product per list, read in place: concatenating the lists first copied about 1 MB a query (at 256 dims)
+        spans = _merged([(bounds[c], bounds[c + 1]) for c in nearest])  # ascending: read in file order
+        # A product per block, read in place: concatenating the lists first copied about 1 MB a query (at 256 dims)
         # and read it twice, a fifth of a reader's search.
         scores = np.concatenate([vectors[a:b] @ query for a, b in spans])
         return np.concatenate([self.rows[a:b] for a, b in spans]), scores
@@ -188,6 +190,32 @@ class ListedRows:
         scores = np.empty(len(self), dtype=np.float32)
         scores[self.lists.rows] = self.lists.vectors @ query
         return scores
+
+
+def _chain_order(centres: np.ndarray) -> list[int]:
+    """The centres as a chain, each followed by its nearest centre not yet in it (from centre 0): neighbouring
+    lists end up next to each other, so the 20-40 lists a query probes form about half as many contiguous blocks
+    (by hand, the full-scale generated catalogue's 1,156 lists: 29.3 -> 15.9 blocks for 30 probed lists, and the
+    scan 25-30% quicker with the CPU caches disturbed between queries, as in a busy web process)."""
+    left = np.ones(len(centres), dtype=bool)
+    chain = [0]
+    left[0] = False
+    for _ in range(len(centres) - 1):  # one product a step: no n x n matrix, whatever the count of lists
+        near = np.where(left, centres @ centres[chain[-1]], -np.inf)
+        chain.append(int(np.argmax(near)))
+        left[chain[-1]] = False
+    return chain
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ascending (start, stop) spans with the adjacent ones joined."""
+    merged = [spans[0]] if spans else []
+    for start, stop in spans[1:]:
+        if start == merged[-1][1]:
+            merged[-1] = (merged[-1][0], stop)
+        else:
+            merged.append((start, stop))
+    return merged
 
 
 def _nearest_centre(vectors: np.ndarray, centres: np.ndarray, block: int = 8192) -> np.ndarray:

@@ -13,6 +13,8 @@ from embeddings.indexing import _find_search_k, _may_still_reach, _recall, _time
 from embeddings.search import (
     ClusterLists,
     VectorIndex,
+    _chain_order,
+    _merged,
     angular_to_cosine,
     effective_search_k,
     exact_top_k,
@@ -239,6 +241,35 @@ def test_cluster_lists_hold_every_row_once_in_its_nearest_list() -> None:
     expected = np.concatenate([rows[starts[c] : starts[c + 1]] for c in nearest])
     assert sorted(found.tolist()) == sorted(expected.tolist()) and 123 in found.tolist()
     assert np.allclose(scores, vectors[found] @ query, atol=1e-6)
+
+
+def test_lists_are_stored_as_a_chain_of_near_centres_and_probed_lists_read_as_blocks() -> None:
+    """Each centre is followed by its nearest one not yet placed, so the lists a query probes often lie next to each
+    other in the file: they are read as fewer, longer blocks than in the order k-means left them."""
+    vectors = clustered_unit(6_000, 16, 40, 0.5, seed=8)
+    lists = ClusterLists.fit(vectors, 200, probe=12, seed=2)
+    centres = lists.centres
+    for i in range(len(centres) - 1):
+        remaining = centres[i + 1 :] @ centres[i]
+        assert remaining[0] == remaining.max()
+    unordered = np.random.default_rng(3).permutation(len(centres))  # any other order, for comparison
+
+    def blocks(order: np.ndarray, query: np.ndarray) -> int:
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        probed = sorted(position[np.argsort(-(centres @ query))[:12]].tolist())
+        return len(_merged([(p, p + 1) for p in probed]))
+
+    queries = vectors[:300]
+    chained = np.mean([blocks(np.arange(len(centres)), q) for q in queries])
+    shuffled = np.mean([blocks(unordered, q) for q in queries])
+    assert chained < 0.8 * shuffled, (chained, shuffled)
+    assert _chain_order(centres) == list(range(len(centres)))  # already a chain: ordering it again keeps it
+
+
+def test_adjacent_spans_are_read_as_one() -> None:
+    assert _merged([(0, 3), (3, 5), (7, 9), (9, 10), (12, 12)]) == [(0, 5), (7, 10), (12, 12)]
+    assert _merged([(4, 6)]) == [(4, 6)] and _merged([]) == []
 
 
 def test_cluster_lists_serve_structured_vectors_at_the_recall_target(tmp_path: Path) -> None:
