@@ -511,16 +511,20 @@ def _rescored(vectors, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
 def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     """Top k by score, ties broken by row so results are deterministic; similarities clipped to [-1, 1]."""
     order = np.lexsort((rows, -scores))[:k]
-    # np.clip costs more than this on k scores; a NaN stays NaN (answered as null), as with np.clip
-    best = [min(1.0, max(-1.0, s)) if s == s else s for s in np.asarray(scores)[order].tolist()]
-    return list(zip(np.asarray(rows)[order].tolist(), best, strict=True))
+    found = zip(np.asarray(rows)[order].tolist(), np.asarray(scores)[order].tolist(), strict=True)
+    return [(row, _similarity(score)) for row, score in found]
 
 
 def _best_of(found: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
-    """_best of a few (row, score) pairs, in Python: the same order (score descending, then row; a NaN last) and the
-    same clipping."""
+    """_best of a few (row, score) pairs, in Python: the same order (score descending, then row; a NaN last)."""
     found.sort(key=lambda pair: (-pair[1] if pair[1] == pair[1] else math.inf, pair[0]))
-    return [(row, min(1.0, max(-1.0, score)) if score == score else score) for row, score in found[:k]]
+    return [(row, _similarity(score)) for row, score in found[:k]]
+
+
+def _similarity(score: float) -> float:
+    """A score as a cosine similarity, clipped to [-1, 1] (rounding can pass them); a NaN stays NaN (answered as
+    null). In Python: np.clip costs more than this on k scores."""
+    return min(1.0, max(-1.0, score)) if score == score else score
 
 
 def read_index_json(folder: Path) -> dict:
