@@ -200,7 +200,9 @@ def _chain_order(centres: np.ndarray) -> list[int]:
     left = np.ones(len(centres), dtype=bool)
     chain = [0]
     left[0] = False
-    for _ in range(len(centres) - 1):  # one product a step: no n x n matrix, whatever the count of lists
+    # one product a step, no lists x lists matrix: lists^2 x dim in all, a few percent of fit()'s iterations
+    # (iterations x sample x lists x dim); 0.05 s for 1,156 lists, 1.2 s for 4,096 (by hand)
+    for _ in range(len(centres) - 1):
         near = np.where(left, centres @ centres[chain[-1]], -np.inf)
         chain.append(int(np.argmax(near)))
         left[chain[-1]] = False
