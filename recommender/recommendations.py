@@ -181,22 +181,17 @@ def _book_results(
         books, _ = known_books(ids)
         explanations = shared_links(books, link_ids_of(anchor_books) if anchor_link is None else {anchor_link})
         cards = {i: (book.title, book.author, book.genre, book.cover_image_url()) for i, book in books.items()}
-    folded = version.is_folded_in if len(version.overlay) else _never  # most versions fold nothing in
     return [
         BookResult(
             book_id,
             *cards[book_id],
             similarity=round(float(similarity), 4),
             shared_links=explanations.get(book_id, ()),
-            folded_in=folded(book_id),
+            folded_in=version.is_folded_in(book_id),
         )
         for book_id, similarity in found
         if book_id in cards  # a book deleted from the catalogue since the version was trained is left out
     ]
-
-
-def _never(book_id: int) -> bool:
-    return False
 
 
 def link_ids_of(book_ids: Iterable[int]) -> QuerySet:
