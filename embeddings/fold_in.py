@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings.batches import link_weights
+from embeddings.hybrid import TFIDF_FILE
 from embeddings.rare_links import RareLinks
 
 if TYPE_CHECKING:  # scipy is imported where it is used: a web process that never needs it saves ~20 MB
@@ -121,8 +122,6 @@ class FoldInModel:
     @classmethod
     def open(cls, folder: Path) -> FoldInModel:
         """From a published version folder; raises FoldInUnavailable when it lacks its TF-IDF matrix."""
-        from embeddings.hybrid import TFIDF_FILE  # scipy only
-
         folder = Path(folder)
         if not (folder / TFIDF_FILE).is_file():
             raise FoldInUnavailable(f"version {folder.name} has no {TFIDF_FILE} (trained before it existed): retrain")
