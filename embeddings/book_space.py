@@ -89,13 +89,15 @@ class BookSpace:
         return self.vectors[int(row)]
 
     def nearest_to_row(self, row: int, k: int, exclude_rows: Iterable[int] = ()) -> list[tuple[int, float]]:
-        return self._search(self.vector(row), k, {int(row), *map(int, exclude_rows)})
+        return self._search(self.vector(row), k, {int(row), *map(int, exclude_rows)}, "own")
 
-    def nearest_to_vector(self, vec: np.ndarray, k: int, exclude_rows: Iterable[int] = ()) -> list[tuple[int, float]]:
-        return self._search(normalise(vec), k, set(map(int, exclude_rows)))
+    def nearest_to_vector(
+        self, vec: np.ndarray, k: int, exclude_rows: Iterable[int] = (), queries: str | None = None
+    ) -> list[tuple[int, float]]:
+        return self._search(normalise(vec), k, set(map(int, exclude_rows)), queries)
 
-    def _search(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
-        found = self.base._search(query, k, {r for r in exclude if r < self.n} | self._hidden)
+    def _search(self, query: np.ndarray, k: int, exclude: set[int], queries: str | None) -> list[tuple[int, float]]:
+        found = self.base._search(query, k, {r for r in exclude if r < self.n} | self._hidden, queries)
         if not len(self.overlay):
             return found
         scores = self.overlay.vectors @ query

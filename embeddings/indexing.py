@@ -3,11 +3,14 @@
 `build_indexes`, per kind ('book', 'link'), builds an Annoy (angular) forest and searches upward over n_trees and
 search_k until recall@k of the serving path (Annoy candidates re-ranked by exact dot products, embeddings.search),
 measured against exact numpy search on a sample of rows, reaches the target; for books also on the link vectors
-(books_for_link) and on readers' queries as `recommend` builds them (normalised means of 1-5 books), since the
-similar table answers most book-to-book searches and those two kinds are what the index still serves. Among the
+(books_for_link) and on readers' queries as `recommend` builds them (normalised means of 1-5 books, which are left
+out of the answer as they are when served), since the similar table answers most book-to-book searches and those two
+kinds are what the index still serves. Among the
 forests that reach the target it keeps the one with the lowest median query time and records the search in
-index.json. It also tunes `ClusterLists` (k-means lists, only the nearest lists scored) and a `Prefilter` (the vectors'
-first principal axes scanned first, the best candidates re-ranked exactly) to the same recall on the same queries, and
+index.json. It also tunes `ClusterLists` (k-means lists, only the nearest lists scored; besides the lists probed for
+any query, the fewest each query set needs, which serving uses for searches of that kind) and a `Prefilter` (the
+vectors' first principal axes scanned first, the best candidates re-ranked exactly) to the same recall on the same
+queries, and
 times exact numpy search; each kind is served by whichever of the four paths reaching the target is quickest (always
 exact for small tables). The lists are tuned first: where they reach the target, no more trees are added once the
 forest is twice as slow as they are, and the prefilter is not tried when they beat a quarter of an exact scan (the
@@ -52,7 +55,7 @@ FORMAT = 1
 EXACT_BELOW = 5_000  # rows; below this a numpy scan takes well under a millisecond
 SAMPLE_QUERIES = 500
 CROSS_QUERIES = 250  # link vectors queried against the book index (books_for_link)
-READER_QUERIES = 250  # readers' queries against the book index (recommend)
+READER_QUERIES = 500  # readers' queries against the book index (recommend): their own probe is tuned on them
 TIMING_QUERIES = 200
 MAX_TREES = 160
 PREFILTER_DIVISORS = (4, 3, 2)  # projected onto a quarter, a third or half of the dimensions
@@ -161,8 +164,8 @@ def _tune_kind(
         picked = rng.choice(len(cross), size=min(CROSS_QUERIES, len(cross)), replace=False)
         sets.append(("cross", cross[picked], None, exact_top_k(vectors, cross[picked], k)))
     if kind == "book":
-        readers = reader_queries(vectors, min(READER_QUERIES, n), rng)
-        sets.append(("reader", readers, None, exact_top_k(vectors, readers, k)))
+        readers, liked = reader_queries(vectors, min(READER_QUERIES, n), rng)
+        sets.append(("reader", readers, liked, exact_top_k(vectors, readers, k, liked)))
     exact = VectorIndex.from_arrays(ids, vectors, mode="exact")
     exact_ms = _time_queries(exact, queries, own, k)
     info.update({f"exact_query_ms_{stat}": value for stat, value in exact_ms.items()})
@@ -323,7 +326,8 @@ def _tune_lists(
             if best is None:
                 break
             continue
-        lists.probe = found["probe"]
+        found["probes"] = _fewest_per_set(measure, [t for t in trials if t["lists"] == count], target)
+        lists.probe, lists.probes = found["probe"], found["probes"]  # measuring set the probe: the one chosen again
         found["query_ms_median"] = _time_queries(index, vectors[own], own, k)["median"]
         if best is None or found["query_ms_median"] < best["trial"]["query_ms_median"]:
             best = {"trial": found, "tuned": lists}
@@ -353,6 +357,24 @@ def _fewest_probed(measure, count: int, target: float) -> dict | None:
     return trial
 
 
+def _fewest_per_set(measure, tried: list[dict], target: float) -> dict[str, int]:
+    """Per query set, the fewest lists probed that reach the target: the least of the probes tried (for the worst set,
+    by _fewest_probed) that does, after one geometric bisection step below it, as _fewest_probed takes. Recall only
+    grows with the lists probed (more rows scored exactly), so every probe tried below the least that passed fell
+    short."""
+    fewest = {}
+    for key in sorted(key for key in tried[0] if key.startswith("recall_")):
+        high = min(trial["probe"] for trial in tried if trial[key] >= target)
+        low = max((trial["probe"] for trial in tried if trial["probe"] < high), default=0)
+        middle = round(math.sqrt(low * high))
+        if low < middle < high and all(trial["probe"] != middle for trial in tried):
+            tried.append(measure(middle))
+            if tried[-1][key] >= target:
+                high = middle
+        fewest[key.removeprefix("recall_")] = high
+    return fewest
+
+
 def _worst_recall(trial: dict) -> float:
     return min(value for key, value in trial.items() if key.startswith("recall_"))
 
@@ -366,14 +388,17 @@ def _lists_trial(index: VectorIndex, probe: int, *, sets: list, k: int, extra: d
     return trial
 
 
-def reader_queries(vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Queries as `recommend` makes them for a reader who liked 1-5 books: their mean vector, normalised."""
+def reader_queries(vectors: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Queries as `recommend` makes them for a reader who liked 1-5 books: their mean vector, normalised; and each
+    reader's liked rows, which the answer leaves out."""
     queries = np.empty((count, vectors.shape[1]), dtype=np.float32)
+    liked = []
     for i in range(count):
-        liked = rng.choice(len(vectors), size=min(int(rng.integers(1, 6)), len(vectors)), replace=False)
-        mean = vectors[np.sort(liked)].mean(axis=0)
+        rows = np.sort(rng.choice(len(vectors), size=min(int(rng.integers(1, 6)), len(vectors)), replace=False))
+        mean = vectors[rows].mean(axis=0)
         queries[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    return queries
+        liked.append(rows)
+    return queries, liked
 
 
 def _initial_trees(n: int) -> int:
@@ -478,17 +503,25 @@ def _reach_short_of_scan(trials: list[dict], n_trees: int, n: int, k: int) -> fl
 
 
 def _recalls(index: VectorIndex, sets: list, k: int) -> dict[str, float]:
-    """recall_<set name> of the serving path on each query set (own rows, link vectors, readers)."""
-    return {f"recall_{name}": _recall(index, q, rows, truth, k) for name, q, rows, truth in sets}
+    """recall_<set name> of the serving path on each query set (own rows, link vectors, readers), each searched as
+    that kind of query (VectorIndex.nearest_to_vector's `queries`)."""
+    return {f"recall_{name}": _recall(index, q, rows, truth, k, name) for name, q, rows, truth in sets}
 
 
-def _recall(index: VectorIndex, queries: np.ndarray, self_rows: np.ndarray | None, truth: np.ndarray, k: int) -> float:
-    """Recall@k of the serving path; queries run on all cores (Annoy and BLAS release the GIL while searching), each in
-    one thread."""
+def _recall(
+    index: VectorIndex,
+    queries: np.ndarray,
+    self_rows: np.ndarray | Sequence[np.ndarray] | None,
+    truth: np.ndarray,
+    k: int,
+    kind: str | None = None,
+) -> float:
+    """Recall@k of the serving path, each query's own row (or rows) left out as exact_top_k's; queries run on all cores
+    (Annoy and BLAS release the GIL while searching), each in one thread."""
 
     def hits(i: int) -> int:
-        exclude = () if self_rows is None else (int(self_rows[i]),)
-        found = index.nearest_to_vector(queries[i], k, exclude)
+        exclude = () if self_rows is None else np.atleast_1d(self_rows[i]).tolist()
+        found = index.nearest_to_vector(queries[i], k, exclude, queries=kind)
         return len({row for row, _ in found} & set(truth[i].tolist()))
 
     with one_blas_thread(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -26,6 +26,9 @@ from annoy import AnnoyIndex
 from threadpoolctl import threadpool_limits
 
 KINDS = ("book", "link")
+# The query sets an index is tuned on (embeddings/indexing.py), each searched as served: a book's own vector
+# (`similar`), a link's vector among the books (`books_for_link`), a reader's liked books averaged (`recommend`).
+QUERY_SETS = ("own", "cross", "reader")
 INDEX_FILE = "index.json"
 # Annoy computes exact distances for every item it inspects, so with an explicit search_k the number of results
 # asked for does not change recall; the multiplier is headroom for excluded rows and ties before exact re-ranking.
@@ -98,10 +101,20 @@ class ClusterLists:
     when the vectors have structure (subjects, authors); build_indexes measures recall against exact search and keeps
     this path only where it reaches the target. List c holds rows[starts[c]:starts[c + 1]], and a copy of their vectors
     in the same order (`vectors`): a list is read as one contiguous block, not gathered row by row from the version's
-    vectors, which costs a memory stall a row and was half of a query."""
+    vectors, which costs a memory stall a row and was half of a query.
+
+    `probe` is the most lists any kind of query needs; `probes` the fewest each tuned query set needs (QUERY_SETS: a
+    reader's mean of liked books may need fewer than a link's vector among the books, or more), so a search that says
+    which kind it is reads no more lists than its kind needs."""
 
     def __init__(
-        self, centres: np.ndarray, rows: np.ndarray, starts: np.ndarray, vectors: np.ndarray, probe: int
+        self,
+        centres: np.ndarray,
+        rows: np.ndarray,
+        starts: np.ndarray,
+        vectors: np.ndarray,
+        probe: int,
+        probes: dict[str, int] | None = None,
     ) -> None:
         if len(rows) != len(vectors) or starts[-1] != len(rows) or len(starts) != len(centres) + 1:
             raise ValueError("ClusterLists: centres, rows, starts and vectors do not match")
@@ -111,6 +124,11 @@ class ClusterLists:
         self.bounds = starts.tolist()  # the same as Python ints: slicing with them costs less than with numpy's
         self.vectors = vectors  # vectors of `rows`, in their order
         self.probe = int(probe)
+        self.probes = {name: min(int(count), self.probe) for name, count in (probes or {}).items()}
+
+    def probe_for(self, queries: str | None) -> int:
+        """The lists probed for a search like the query set `queries` (None or unknown: the most any set needs)."""
+        return self.probes.get(queries, self.probe)
 
     def __len__(self) -> int:
         return len(self.centres)
@@ -140,10 +158,10 @@ class ClusterLists:
         return cls(np.ascontiguousarray(centres), rows, starts, np.ascontiguousarray(vectors[rows]), probe)
 
     @classmethod
-    def open(cls, folder: Path, kind: str, probe: int) -> "ClusterLists":
+    def open(cls, folder: Path, kind: str, probe: int, probes: dict[str, int] | None = None) -> "ClusterLists":
         # Plain ndarray views of the memory maps: pages shared by every process, without np.memmap's cost per slice.
         arrays = (np.asarray(np.load(Path(folder) / name, mmap_mode="r")) for name in lists_files(kind))
-        return cls(*arrays, probe=probe)
+        return cls(*arrays, probe=probe, probes=probes)
 
     def save(self, folder: Path, kind: str) -> None:
         arrays = (self.centres, self.rows, self.starts, self.vectors)
@@ -261,16 +279,24 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, self_rows: np.ndarray | None = None) -> np.ndarray:
-    """Rows of the k largest dot products per query (best first), optionally excluding each query's own row."""
+def exact_top_k(
+    vectors: np.ndarray, queries: np.ndarray, k: int, self_rows: np.ndarray | Sequence[Sequence[int]] | None = None
+) -> np.ndarray:
+    """Rows of the k largest dot products per query (best first), optionally excluding each query's own row (an
+    array of rows) or each query's own rows (a sequence of row lists: a reader's liked books)."""
     n = len(vectors)
-    k = min(k, n - (1 if self_rows is not None else 0))
+    one_each = isinstance(self_rows, np.ndarray) and self_rows.ndim == 1
+    most = 0 if self_rows is None else 1 if one_each else max(map(len, self_rows), default=0)
+    k = min(k, n - most)
     out = np.empty((len(queries), k), dtype=np.int64)
     chunk = max(1, 2**26 // max(n, 1))  # keeps the score block near 256 MB
     for start in range(0, len(queries), chunk):
         scores = queries[start : start + chunk] @ vectors.T
-        if self_rows is not None:
+        if one_each:
             scores[np.arange(len(scores)), self_rows[start : start + chunk]] = -np.inf
+        elif self_rows is not None:
+            for i, rows in enumerate(self_rows[start : start + chunk]):
+                scores[i, np.asarray(rows, dtype=np.int64)] = -np.inf
         top = np.argpartition(scores, n - k, axis=1)[:, n - k :]
         order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
         out[start : start + chunk] = np.take_along_axis(top, order, axis=1)
@@ -307,7 +333,7 @@ class VectorIndex:
         if mode == "projected":
             prefilter = Prefilter.open(folder, kind, info["prefilter"]["candidates"])
         if mode == "lists":
-            lists = ClusterLists.open(folder, kind, info["lists"]["probe"])
+            lists = ClusterLists.open(folder, kind, info["lists"]["probe"], info["lists"].get("probes"))
             vectors = ListedRows(lists)
         search_k, candidates = info.get("search_k", -1), info.get("candidates", CANDIDATES)
         self._setup(ids, vectors, annoy, search_k, candidates, mode, info.get("k", 10), prefilter, lists)
@@ -427,14 +453,20 @@ class VectorIndex:
             raise IndexError(row)
         return self._search(self.vector(row), k, {row, *map(int, exclude_rows)})
 
-    def nearest_to_vector(self, vec: np.ndarray, k: int, exclude_rows: Iterable[int] = ()) -> list[tuple[int, float]]:
-        """k nearest rows to any vector of this dimension (normalised here), best first, with cosine similarity."""
+    def nearest_to_vector(
+        self, vec: np.ndarray, k: int, exclude_rows: Iterable[int] = (), queries: str | None = None
+    ) -> list[tuple[int, float]]:
+        """k nearest rows to any vector of this dimension (normalised here), best first, with cosine similarity.
+        `queries` names the tuned query set (QUERY_SETS) the vector is like, when the caller knows it: in mode "lists"
+        the search probes the lists that set needs (ClusterLists.probes)."""
         query = normalise(vec)
         if len(query) != self.dim:
             raise ValueError(f"query has {len(query)} dimensions, index has {self.dim}")
-        return self._search(query, k, set(map(int, exclude_rows)))
+        return self._search(query, k, set(map(int, exclude_rows)), queries)
 
-    def _search(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
+    def _search(
+        self, query: np.ndarray, k: int, exclude: set[int], queries: str | None = "own"
+    ) -> list[tuple[int, float]]:
         n = len(self)
         exclude = {r for r in exclude if 0 <= r < n}
         k = min(int(k), n - len(exclude))
@@ -444,7 +476,7 @@ class VectorIndex:
         if self.mode == "projected":
             return self._projected(query, k, exclude, depth)
         if self.mode == "lists":
-            return self._listed(query, k, exclude, depth)
+            return self._listed(query, k, exclude, depth, queries)
         wanted = self.candidates * depth
         search_k = max(wanted, effective_search_k(self.search_k, depth, self.tuned_k))
         if self.mode == "exact" or search_k >= n:  # Annoy would inspect about everything: the scan is cheaper
@@ -465,8 +497,10 @@ class VectorIndex:
             return self._exact(query, k, exclude)
         return _best(rows, _rescored(self.vectors, rows, query), k)
 
-    def _listed(self, query: np.ndarray, k: int, exclude: set[int], depth: int) -> list[tuple[int, float]]:
-        probe = effective_search_k(self.lists.probe, depth, self.tuned_k)
+    def _listed(
+        self, query: np.ndarray, k: int, exclude: set[int], depth: int, queries: str | None
+    ) -> list[tuple[int, float]]:
+        probe = effective_search_k(self.lists.probe_for(queries), depth, self.tuned_k)
         if probe >= len(self.lists):
             return self._exact(query, k, exclude)
         rows, scores = self.lists.scores(query, probe)

@@ -156,7 +156,7 @@ class LoadedVersion:
         nobody's neighbour in the version's matrix) and score their cosine."""
         row = _rows(self.links, "link", [link_id])[0]
         vector = normalise(self.links.vector(row))
-        nearest = self.space.nearest_to_vector(vector, k)
+        nearest = self.space.nearest_to_vector(vector, k, queries="cross")
         votes = self.link_votes()
         if votes is None:
             return _to_ids(self.space, nearest)
@@ -200,7 +200,9 @@ class LoadedVersion:
         query = normalise(_mean(books.vectors[sorted(liked_rows)])) if liked_rows else np.zeros(books.dim, np.float32)
         if disliked_rows:
             query = query - DISLIKE_WEIGHT * normalise(_mean(books.vectors[sorted(disliked_rows)]))
-        return _to_ids(books, books.nearest_to_vector(query, k, exclude_rows=rows))
+        # the "reader" query set is tuned on means of liked books; a query pushed away from dislikes is not one
+        kind = "reader" if not disliked_rows else None
+        return _to_ids(books, books.nearest_to_vector(query, k, exclude_rows=rows, queries=kind))
 
 
 def _mean(rows: np.ndarray) -> np.ndarray:

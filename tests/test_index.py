@@ -9,7 +9,16 @@ import pytest
 from annoy import AnnoyIndex
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from embeddings.indexing import _find_search_k, _may_still_reach, _recall, _time_queries, _tune_prefilter, build_indexes
+from embeddings.indexing import (
+    _fewest_per_set,
+    _find_search_k,
+    _may_still_reach,
+    _recall,
+    _time_queries,
+    _tune_prefilter,
+    build_indexes,
+    reader_queries,
+)
 from embeddings.search import (
     ClusterLists,
     VectorIndex,
@@ -267,6 +276,38 @@ def test_lists_are_stored_as_a_chain_of_near_centres_and_probed_lists_read_as_bl
     assert _chain_order(centres) == list(range(len(centres)))  # already a chain: ordering it again keeps it
 
 
+def test_each_query_set_gets_the_fewest_lists_that_reach_the_target() -> None:
+    """From the probes tried for the worst set, then one geometric bisection step below the least that passed."""
+    recalls = {"own": {8: 0.995}, "cross": {8: 0.95, 16: 0.985, 32: 0.993, 23: 0.991}, "reader": {8: 0.97, 16: 0.991}}
+
+    def measure(probe: int) -> dict:
+        measured.append(probe)
+        return {"probe": probe, **{f"recall_{name}": curve(probe) for name, curve in curves.items()}}
+
+    def step(points: dict[int, float]):  # recall at a probe: that of the largest probe given at or below it
+        return lambda probe: max(value for at, value in points.items() if at <= probe)
+
+    curves = {name: step(points) for name, points in recalls.items()}
+    measured: list[int] = []
+    tried = [measure(probe) for probe in (8, 16, 32, 23)]  # what _fewest_probed tried for the worst set
+    assert _fewest_per_set(measure, tried, 0.99) == {"cross": 23, "own": 8, "reader": 16}
+    assert measured[4:] == [19, 11]  # cross between 16 and 23, reader between 8 and 16; own passed at the first
+
+
+def test_exact_top_k_leaves_out_each_querys_own_rows() -> None:
+    vectors = random_unit(400, 8, seed=2)
+    queries = vectors[[3, 50]]
+    liked = [np.array([3, 7]), np.array([50])]
+    found = exact_top_k(vectors, queries, 5, liked)
+    for query, rows, top in zip(queries, liked, found, strict=True):
+        scores = vectors @ query
+        scores[rows] = -np.inf
+        assert top.tolist() == np.argsort(-scores)[:5].tolist()
+    assert np.array_equal(
+        exact_top_k(vectors, queries, 5, np.array([3, 50])), exact_top_k(vectors, queries, 5, [[3], [50]])
+    )
+
+
 def test_adjacent_spans_are_read_as_one() -> None:
     assert _merged([(0, 3), (3, 5), (7, 9), (9, 10), (12, 12)]) == [(0, 5), (7, 10), (12, 12)]
     assert _merged([(4, 6)]) == [(4, 6)] and _merged([]) == []
@@ -281,9 +322,21 @@ def test_cluster_lists_serve_structured_vectors_at_the_recall_target(tmp_path: P
     chosen = result["book"]["lists"]
     assert chosen["probe"] * 4 <= chosen["lists"]
     assert min(chosen["recall_own"], chosen["recall_cross"], chosen["recall_reader"]) >= 0.99
+    # each kind of query probes the fewest lists its own set needed, no more than the most any set needed
+    probes = chosen["probes"]
+    assert set(probes) == {"own", "cross", "reader"} and max(probes.values()) <= chosen["probe"]
+    tried = [trial for trial in chosen["trials"] if trial["lists"] == chosen["lists"]]
+    for name, probe in probes.items():
+        assert next(t for t in tried if t["probe"] == probe)[f"recall_{name}"] >= 0.99
+        assert all(t[f"recall_{name}"] < 0.99 for t in tried if t["probe"] < probe)
     assert all((tmp_path / name).is_file() for name in lists_files("book"))
     index = VectorIndex(tmp_path, "book", mode="lists")
-    assert index.lists is not None and index.lists.probe == chosen["probe"]
+    assert index.lists is not None and index.lists.probe == chosen["probe"] and index.lists.probes == probes
+    assert index.lists.probe_for("reader") == probes["reader"] and index.lists.probe_for(None) == chosen["probe"]
+    # held-out readers, their liked books left out as recommend leaves them out, at the readers' own probe
+    readers, liked = reader_queries(vectors, 300, np.random.default_rng(12))
+    truth = exact_top_k(vectors, readers, 10, liked)
+    assert _recall(index, readers, liked, truth, 10, "reader") >= 0.99
     # rows are read from the lists' own copy (the version's vectors file is not mapped too), in row order
     assert np.array_equal(index.vectors[[3, 7_999, 0]], vectors[[3, 7_999, 0]])
     assert np.array_equal(index.vector(42), vectors[42]) and len(index.vectors) == len(vectors)

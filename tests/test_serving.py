@@ -12,7 +12,7 @@ import pytest
 
 from embeddings import serving, versions
 from embeddings.indexing import build_indexes
-from embeddings.search import ListedRows
+from embeddings.search import QUERY_SETS, ListedRows, effective_search_k
 from embeddings.serving import ActiveModel, NoActiveVersion, UnknownId
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,6 +139,32 @@ def test_a_version_served_from_cluster_lists_answers_as_exact_search(root: Path,
     similar = model.similar_books(42, 5)
     assert len(similar) == 5 and 42 not in {book for book, _ in similar}
     assert len(model.books_for_link(3, 5)) == 5
+
+
+def test_each_kind_of_search_probes_the_lists_its_query_set_was_tuned_to(root: Path, model: ActiveModel) -> None:
+    """recommend with likes only probes the readers' lists, a link's books the links' (cross) lists, anything else
+    (dislikes push the query off the readers' kind) the most any set needed; each grown by the rows left out."""
+    rng = np.random.default_rng(12)
+    centres = rng.standard_normal((150, 24))
+    books = unit(centres[rng.integers(150, size=6_000)] + 0.3 * rng.standard_normal((6_000, 24)))
+    links = unit(centres[rng.integers(150, size=200)] + 0.3 * rng.standard_normal((200, 24)))
+    make_version(root, books, links, np.arange(6_000) + 1, np.arange(200) + 1, index_mode={"book": "lists"})
+    loaded = model.require()
+    lists = loaded.books.lists
+    assert lists.probes == loaded.index_info["book"]["lists"]["probes"] and set(lists.probes) == set(QUERY_SETS)
+    lists.probes = {"own": 3, "cross": 4, "reader": 5}  # distinct, so that each search shows which it used
+    lists.probe = 9
+    probed = []
+    scores = lists.scores
+    lists.scores = lambda query, probe: probed.append(probe) or scores(query, probe)
+    model.recommend([6], [], 10)  # 10 results past 1 liked book: 11 rows deep
+    model.recommend([6, 7, 8, 9, 10], [], 10)
+    model.recommend([6], [7], 10)
+    model.books_for_link(3, 10)
+    tuned_k = loaded.books.tuned_k
+    expected = [(5, 11), (5, 15), (9, 12), (4, 10)]
+    assert probed == [effective_search_k(probe, depth, tuned_k) for probe, depth in expected]
+    assert probed[1] > probed[0]  # five liked books left out: deeper than one
 
 
 def test_recommend_pulls_to_likes_and_pushes_from_dislikes(root: Path, model: ActiveModel) -> None:
