@@ -37,14 +37,15 @@ class CatalogueSnapshot:
 
     Books live in a few flat arrays rather than 37,020 dicts and tuples: a third of the memory, and large
     allocations that leave no fragmented heap behind when the snapshot is replaced. A book's links are held as
-    their ranks (NamedLinks.rank), ascending: the order in which shared links are shown, rarest first."""
+    their positions in `links`, by ascending NamedLinks.rank: the order in which shared links are shown, rarest
+    first."""
 
     book_ids: np.ndarray  # ascending
-    # book i's to_dict() JSON is described[spans[i, 0]:spans[i, 1]], its links link_ranks[spans[i, 2]:spans[i, 3]]
-    # (ascending): one row per book, so the few books of an answer are read with one gather
+    # book i's to_dict() JSON is described[spans[i, 0]:spans[i, 1]], its links book_links[spans[i, 2]:spans[i, 3]]:
+    # one row per book, so the few books of an answer are read with one gather
     spans: np.ndarray
     described: bytes
-    link_ranks: np.ndarray
+    book_links: np.ndarray
     links: "NamedLinks"
     built_at: float
 
@@ -84,28 +85,32 @@ class CatalogueSnapshot:
             return None
         rows = self.spans[at].tolist()
         found, anchoring = rows[: len(book_ids)], rows[len(book_ids) :]
-        link_ranks = self.link_ranks
+        book_links = self.book_links
         if anchor_link is None:
             anchors: set[int] = set()
             for _, _, start, stop in anchoring:
-                anchors.update(link_ranks[start:stop].tolist())
+                anchors.update(book_links[start:stop].tolist())
         else:
-            anchors = self.link_ranks_of([anchor_link])
+            anchors = self.link_positions_of([anchor_link])
         described = self.described
         books = orjson.loads(b"[" + b",".join([described[row[0] : row[1]] for row in found]) + b"]")
         cards = {book["id"]: (book["title"], book["author"], book["genre"], book["cover_url"]) for book in books}
         owners, shown = [], []
-        if anchors:  # a book's ranks ascend, so its first `limit` ranks among the anchors are its answer
+        if anchors:  # a book's links are in the order shown, so its first `limit` among the anchors are its answer
+            disjoint = anchors.isdisjoint
             for book_id, (_, _, start, stop) in zip(book_ids, found, strict=True):
-                shared = [rank for rank in link_ranks[start:stop].tolist() if rank in anchors][:limit]
+                links = book_links[start:stop].tolist()
+                if disjoint(links):  # most found books share a few links or none: one C-level pass says so
+                    continue
+                shared = [at for at in links if at in anchors][:limit]
                 owners += [book_id] * len(shared)
                 shown += shared
         return cards, self.links.named(owners, shown)
 
-    def link_ranks_of(self, link_ids: Iterable[int]) -> set[int]:
-        """The ranks of these links; links the snapshot does not know are left out."""
+    def link_positions_of(self, link_ids: Iterable[int]) -> set[int]:
+        """The positions in `links` of these links; links the snapshot does not know are left out."""
         at = _find(self.links.ids, np.fromiter(link_ids, dtype=np.int64))
-        return set(self.links.rank[at[at >= 0]].tolist())
+        return set(at[at >= 0].tolist())
 
 
 def _find(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -126,7 +131,6 @@ class NamedLinks:
     names_at: np.ndarray  # link i's name is names[names_at[i]:names_at[i + 1]], UTF-8
     names: bytes
     rank: np.ndarray  # link i's place when all are ordered by (book count, name, id): shared links' order
-    by_rank: np.ndarray  # the link (its position i) of each rank
     decoded: list[str | None] = field(default_factory=list)  # names as str, filled as they are shown
 
     def get(self, link_id: int) -> tuple[str, int] | None:
@@ -135,14 +139,13 @@ class NamedLinks:
             return None
         return self.names[self.names_at[at] : self.names_at[at + 1]].decode(), int(self.counts[at])
 
-    def named(self, owners: list[int], ranks: list[int]) -> dict[int, tuple[tuple[int, str], ...]]:
-        """Per owner, its links (given by rank, in order) as (id, name); only these names are decoded."""
-        if not ranks:
+    def named(self, owners: list[int], positions: list[int]) -> dict[int, tuple[tuple[int, str], ...]]:
+        """Per owner, its links (given by position, in order) as (id, name); only these names are decoded."""
+        if not positions:
             return {}
-        at = self.by_rank[ranks]
         named: dict[int, list[tuple[int, str]]] = {}
-        for owner, link_id, name_at in zip(owners, self.ids[at].tolist(), at.tolist(), strict=True):
-            named.setdefault(owner, []).append((link_id, self.name(name_at)))
+        for owner, link_id, at in zip(owners, self.ids[positions].tolist(), positions, strict=True):
+            named.setdefault(owner, []).append((link_id, self.name(at)))
         return {owner: tuple(links) for owner, links in named.items()}
 
     def name(self, at: int) -> str:
@@ -172,7 +175,6 @@ class NamedLinks:
             names_at=np.array(ends, dtype=np.int64),
             names=b"".join(names),
             rank=rank,
-            by_rank=np.array(ordered, dtype=np.int32),
             decoded=[None] * len(ids),
         )
 
@@ -193,10 +195,10 @@ def build() -> CatalogueSnapshot:
     pairs = _book_link_pairs(BookLink.objects.count())
     links = NamedLinks.read()
     named = _find(links.ids, pairs[:, 1])
-    pairs = pairs[named >= 0]  # a link added after the read of links: it has no name to show
-    ranks = links.rank[named[named >= 0]]
-    order = np.lexsort((ranks, pairs[:, 0]))  # by book, then rank
-    pairs, ranks = pairs[order], ranks[order]
+    known = named >= 0
+    pairs, positions = pairs[known], named[known].astype(np.int32)  # a link added after the read of links: no name
+    order = np.lexsort((links.rank[positions], pairs[:, 0]))  # by book, then rank
+    pairs, positions = pairs[order], positions[order]
     snapshot = CatalogueSnapshot(
         book_ids=book_ids,
         spans=np.stack(
@@ -210,11 +212,11 @@ def build() -> CatalogueSnapshot:
             axis=1,
         ),
         described=b"".join(parts),
-        link_ranks=ranks,
+        book_links=positions,
         links=links,
         built_at=time.monotonic(),
     )
-    del ids, parts, ends, described_at, pairs, named, ranks, order
+    del ids, parts, ends, described_at, pairs, named, known, positions, order
     _return_freed_memory()
     return snapshot
 
