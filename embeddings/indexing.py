@@ -3,21 +3,19 @@
 `build_indexes`, per kind ('book', 'link'), builds an Annoy (angular) forest and searches upward over n_trees and
 search_k until recall@k of the serving path (Annoy candidates re-ranked by exact dot products, embeddings.search),
 measured against exact numpy search on a sample of rows, reaches the target; for books also on the link vectors
-(books_for_link) and on readers' queries as `recommend` builds them (normalised means of 1-5 books, which are left
-out of the answer as they are when served), since the similar table answers most book-to-book searches and those two
-kinds are what the index still serves. Among the
-forests that reach the target it keeps the one with the lowest median query time and records the search in
-index.json. It also tunes `ClusterLists` (k-means lists, only the nearest lists scored; besides the lists probed for
-any query, the fewest each query set needs, which serving uses for searches of that kind) and a `Prefilter` (the
-vectors' first principal axes scanned first, the best candidates re-ranked exactly) to the same recall on the same
-queries, and
-times exact numpy search; each kind is served by whichever of the four paths reaching the target is quickest (always
-exact for small tables). The lists are tuned first: where they reach the target, no more trees are added once the
-forest is twice as slow as they are, and the prefilter is not tried when they beat a quarter of an exact scan (the
-least a prefilter reads), which saves most of the tuning's time on a catalogue with structure. Nothing slower than an
-exact scan (or the lists) can be served, so a search that is slower is timed but its recall is not measured (unless
-its mode is forced), and a forest whose search must scan is not doubled once more trees stop raising the recall it
-reaches short of a scan: on vectors without structure (the full-scale generated graph) that is most of the tuning.
+(books_for_link) and on readers' queries as `recommend` builds and answers them (normalised means of 1-5 books, those
+books left out), since the similar table answers most book-to-book searches and those two kinds are what the index still
+serves. Among the forests that reach the target it keeps the one with the lowest median query time and records the
+search in index.json. It also tunes `ClusterLists` (k-means lists, only the nearest lists scored; besides the lists
+probed for any query, the fewest each query set needs, which serving probes for a search of that kind) and a `Prefilter`
+(the vectors' first principal axes scanned first, the best candidates re-ranked exactly) to the same recall on the same
+queries, and times exact numpy search; each kind is served by whichever of the four paths reaching the target is
+quickest (always exact for small tables). The lists are tuned first: where they reach the target, no more trees are
+added once the forest is twice as slow as they are, and the prefilter is not tried when they beat a quarter of an exact
+scan (the least a prefilter reads), which saves most of the tuning's time on a catalogue with structure. Nothing slower
+than an exact scan (or the lists) can be served, so a search that is slower is timed but its recall is not measured
+(unless its mode is forced), and a forest whose search must scan is not doubled once more trees stop raising the recall
+it reaches short of a scan: on vectors without structure (the full-scale generated graph) that is most of the tuning.
 """
 
 import json
@@ -327,7 +325,7 @@ def _tune_lists(
                 break
             continue
         found["probes"] = _fewest_per_set(measure, [t for t in trials if t["lists"] == count], target)
-        lists.probe, lists.probes = found["probe"], found["probes"]  # measuring set the probe: the one chosen again
+        lists.probe, lists.probes = found["probe"], found["probes"]  # each measurement set a probe: the chosen ones
         found["query_ms_median"] = _time_queries(index, vectors[own], own, k)["median"]
         if best is None or found["query_ms_median"] < best["trial"]["query_ms_median"]:
             best = {"trial": found, "tuned": lists}
@@ -358,10 +356,10 @@ def _fewest_probed(measure, count: int, target: float) -> dict | None:
 
 
 def _fewest_per_set(measure, tried: list[dict], target: float) -> dict[str, int]:
-    """Per query set, the fewest lists probed that reach the target: the least of the probes tried (for the worst set,
-    by _fewest_probed) that does, after one geometric bisection step below it, as _fewest_probed takes. Recall only
-    grows with the lists probed (more rows scored exactly), so every probe tried below the least that passed fell
-    short."""
+    """Per query set, the fewest lists probed that reach the target: the least probe tried (by _fewest_probed, for the
+    worst set) at which this set does, then one geometric bisection step below it, as _fewest_probed takes. Recall
+    only grows with the lists probed (more rows scored exactly), so every probe tried below the least that reached the
+    target fell short of it."""
     fewest = {}
     for key in sorted(key for key in tried[0] if key.startswith("recall_")):
         high = min(trial["probe"] for trial in tried if trial[key] >= target)

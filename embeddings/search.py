@@ -451,7 +451,7 @@ class VectorIndex:
         row = int(row)
         if not 0 <= row < len(self):
             raise IndexError(row)
-        return self._search(self.vector(row), k, {row, *map(int, exclude_rows)})
+        return self._search(self.vector(row), k, {row, *map(int, exclude_rows)}, "own")
 
     def nearest_to_vector(
         self, vec: np.ndarray, k: int, exclude_rows: Iterable[int] = (), queries: str | None = None
@@ -464,9 +464,7 @@ class VectorIndex:
             raise ValueError(f"query has {len(query)} dimensions, index has {self.dim}")
         return self._search(query, k, set(map(int, exclude_rows)), queries)
 
-    def _search(
-        self, query: np.ndarray, k: int, exclude: set[int], queries: str | None = "own"
-    ) -> list[tuple[int, float]]:
+    def _search(self, query: np.ndarray, k: int, exclude: set[int], queries: str | None) -> list[tuple[int, float]]:
         n = len(self)
         exclude = {r for r in exclude if 0 <= r < n}
         k = min(int(k), n - len(exclude))

@@ -100,7 +100,7 @@ class CatalogueSnapshot:
             disjoint = anchors.isdisjoint
             for book_id, (_, _, start, stop) in zip(book_ids, found, strict=True):
                 links = book_links[start:stop].tolist()
-                if disjoint(links):  # most found books share a few links or none: one C-level pass says so
+                if disjoint(links):  # a found book that shares none of the anchors: one pass in C says so
                     continue
                 shared = [at for at in links if at in anchors][:limit]
                 owners += [book_id] * len(shared)
